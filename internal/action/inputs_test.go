@@ -1,0 +1,172 @@
+package action
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gitops-actions/gitops-actions/internal/manifest"
+)
+
+var testSpec = &manifest.Action{
+	Name: "t",
+	Inputs: []manifest.Input{
+		{Name: "name", Type: manifest.TypeString, Default: "dflt", Description: "d"},
+		{Name: "items", Type: manifest.TypeList, Description: "d"},
+		{Name: "rules", Type: manifest.TypeLines, Description: "d"},
+		{Name: "dry-run", Type: manifest.TypeBool, Default: "false", Description: "d"},
+		{Name: "older-than", Type: manifest.TypeDuration, Default: "0", Description: "d"},
+		{Name: "keep", Type: manifest.TypeInt, Default: "3", Description: "d"},
+		{Name: "token", Type: manifest.TypeSecret, Description: "d"},
+		{Name: "need", Type: manifest.TypeString, Required: true, Description: "d"},
+		{Name: "report-file", Description: "d"},
+	},
+	Outputs: []manifest.Output{{Name: "out", Description: "d"}},
+}
+
+type parsed struct {
+	Name   string
+	Items  []string
+	Rules  []string
+	DryRun bool
+	Older  time.Duration
+	Keep   int
+	Token  string
+	Need   string
+}
+
+func parseTest(in *Inputs) parsed {
+	return parsed{
+		Name: in.String("name"), Items: in.List("items"), Rules: in.Lines("rules"),
+		DryRun: in.Bool("dry-run"), Older: in.Duration("older-than"), Keep: in.Int("keep"),
+		Token: in.Secret("token"), Need: in.String("need"),
+	}
+}
+
+func envOf(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestParseInputs(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		want    parsed
+		wantErr []string // substrings; each names the input
+	}{
+		{
+			name: "defaults",
+			env:  map[string]string{"INPUT_NEED": "x"},
+			want: parsed{Name: "dflt", Keep: 3, Need: "x"},
+		},
+		{
+			name: "flag beats env beats default",
+			args: []string{"--name", "flag", "--need=x"},
+			env:  map[string]string{"INPUT_NAME": "env", "INPUT_KEEP": "7"},
+			want: parsed{Name: "flag", Keep: 7, Need: "x"},
+		},
+		{
+			name: "hyphenated env name as the runner sets it",
+			env:  map[string]string{"INPUT_DRY-RUN": "true", "INPUT_OLDER-THAN": "14d", "INPUT_NEED": "x"},
+			want: parsed{Name: "dflt", DryRun: true, Older: 14 * 24 * time.Hour, Keep: 3, Need: "x"},
+		},
+		{
+			name: "lists split on commas and newlines, lines on newlines only",
+			args: []string{"--items", "a, b\nc,,", "--rules", "type=ref,event=branch\n\ntype=sha", "--need", "x"},
+			want: parsed{Name: "dflt", Items: []string{"a", "b", "c"}, Rules: []string{"type=ref,event=branch", "type=sha"}, Keep: 3, Need: "x"},
+		},
+		{
+			name: "bare bool flag and explicit false",
+			args: []string{"--dry-run", "--need", "x"},
+			env:  map[string]string{"INPUT_DRY-RUN": "false"},
+			want: parsed{Name: "dflt", DryRun: true, Keep: 3, Need: "x"},
+		},
+		{
+			name: "go duration",
+			args: []string{"--older-than", "90m", "--need", "x"},
+			want: parsed{Name: "dflt", Older: 90 * time.Minute, Keep: 3, Need: "x"},
+		},
+		{
+			name: "secret",
+			args: []string{"--token", " s3cr3t ", "--need", "x"},
+			want: parsed{Name: "dflt", Keep: 3, Token: "s3cr3t", Need: "x"},
+		},
+		{
+			name:    "bad bool, duration, int and a missing required input all named",
+			args:    []string{"--dry-run=maybe", "--older-than", "soon", "--keep", "-1"},
+			wantErr: []string{`"dry-run"`, `"older-than"`, `"keep"`, `"need": is required`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in, err := ParseInputs(testSpec, tt.args, envOf(tt.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := parseTest(in)
+			err = in.Err()
+			if len(tt.wantErr) > 0 {
+				if CodeOf(err) != ExitUsage {
+					t.Fatalf("err = %v (code %d), want a usage error", err, CodeOf(err))
+				}
+				for _, s := range tt.wantErr {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not mention %s", err, s)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !equalParsed(got, tt.want) {
+				t.Errorf("got %+v\nwant %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func equalParsed(a, b parsed) bool {
+	return a.Name == b.Name && slices.Equal(a.Items, b.Items) && slices.Equal(a.Rules, b.Rules) &&
+		a.DryRun == b.DryRun && a.Older == b.Older && a.Keep == b.Keep && a.Token == b.Token && a.Need == b.Need
+}
+
+func TestParseInputsUsage(t *testing.T) {
+	if _, err := ParseInputs(testSpec, []string{"--nope"}, envOf(nil)); CodeOf(err) != ExitUsage || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown flag: err = %v", err)
+	}
+	if _, err := ParseInputs(testSpec, []string{"stray"}, envOf(nil)); CodeOf(err) != ExitUsage || !strings.Contains(err.Error(), "stray") {
+		t.Errorf("positional argument: err = %v", err)
+	}
+	if _, err := ParseInputs(testSpec, []string{"--help"}, envOf(nil)); !errors.Is(err, errHelp) {
+		t.Errorf("--help: err = %v", err)
+	}
+	if _, err := ParseInputs(testSpec, []string{"--version"}, envOf(nil)); !errors.Is(err, errVersion) {
+		t.Errorf("--version: err = %v", err)
+	}
+}
+
+func TestUndeclaredInputPanics(t *testing.T) {
+	in, err := ParseInputs(testSpec, nil, envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(r.(string), "undeclared input") {
+			t.Errorf("recover() = %v", r)
+		}
+	}()
+	in.String("not-in-manifest")
+}
+
+func TestUnread(t *testing.T) {
+	in, _ := ParseInputs(testSpec, nil, envOf(nil))
+	in.String("name")
+	got := in.Unread()
+	if slices.Contains(got, "name") || !slices.Contains(got, "keep") {
+		t.Errorf("Unread() = %v", got)
+	}
+}

@@ -1,0 +1,344 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/sethvargo/go-githubactions"
+
+	"github.com/gitops-actions/gitops-actions/internal/manifest"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/version"
+)
+
+// Env is what a Main receives from its caller; tests build one in-process.
+type Env struct {
+	Args   []string // including the program name
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// Context is one run of an action: it collects outputs, findings and
+// report data and talks to the runner.
+type Context struct {
+	Spec   *manifest.Action
+	Getenv func(string) string
+	Stdout io.Writer
+	Stderr io.Writer
+	// GH is the runner protocol; commands go to Stdout.
+	GH *githubactions.Action
+
+	mu       sync.Mutex
+	outputs  map[string]string
+	order    []string
+	findings []report.Finding
+	extra    map[string]any
+	secrets  []string
+	bad      []string
+	summary  strings.Builder
+	quiet    bool
+}
+
+// OnActions reports whether the run is under GitHub Actions.
+func (c *Context) OnActions() bool { return c.Getenv("GITHUB_ACTIONS") == "true" }
+
+// SetOutput records an output. An undeclared name is a bug: the run fails.
+func (c *Context) SetOutput(name, value string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.Spec.HasOutput(name) {
+		c.bad = append(c.bad, name)
+		return
+	}
+	if _, ok := c.outputs[name]; !ok {
+		c.order = append(c.order, name)
+	}
+	c.outputs[name] = value
+}
+
+// Outputs returns a copy of the outputs set so far.
+func (c *Context) Outputs() map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.outputs)
+}
+
+// AddFindings records findings for annotations, summary and report.
+func (c *Context) AddFindings(fs ...report.Finding) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.findings = append(c.findings, fs...)
+}
+
+// Findings returns a copy of the findings so far.
+func (c *Context) Findings() []report.Finding {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.findings)
+}
+
+// SetReportData adds an action-specific top-level key to the JSON report.
+func (c *Context) SetReportData(key string, v any) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.extra[key] = v
+}
+
+// Mask hides a secret from the runner's logs from now on and from every
+// error and report this run writes.
+func (c *Context) Mask(secret string) {
+	if secret == "" {
+		return
+	}
+	c.mu.Lock()
+	c.secrets = append(c.secrets, secret)
+	c.mu.Unlock()
+	// Off Actions nobody strips the command, so it would print the secret.
+	if c.OnActions() {
+		c.GH.AddMask(secret)
+	}
+}
+
+// Redact replaces every masked secret in s.
+func (c *Context) Redact(s string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sec := range c.secrets {
+		s = strings.ReplaceAll(s, sec, "***")
+	}
+	return s
+}
+
+// AddSummary appends markdown to the step summary written at the end.
+func (c *Context) AddSummary(markdown string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.summary.WriteString(markdown)
+	if !strings.HasSuffix(markdown, "\n") {
+		c.summary.WriteString("\n")
+	}
+}
+
+// SetQuiet stops the runtime printing name=value outputs and findings on
+// stdout, for actions that print their own report there (e.g. SARIF).
+func (c *Context) SetQuiet(q bool) { c.quiet = q }
+
+// Logf prints a progress line on stderr, secrets redacted.
+func (c *Context) Logf(format string, args ...any) {
+	fmt.Fprintln(c.Stderr, c.Redact(fmt.Sprintf(format, args...)))
+}
+
+// Warnf prints a warning: an annotation on Actions, a line on stderr elsewhere.
+func (c *Context) Warnf(format string, args ...any) {
+	msg := c.Redact(fmt.Sprintf(format, args...))
+	if c.OnActions() {
+		c.GH.Warningf("%s", msg)
+		return
+	}
+	fmt.Fprintln(c.Stderr, "warning: "+msg)
+}
+
+// Run executes one action: it parses inputs with parse, runs exec, then
+// writes outputs, annotations, summary and report, and returns the exit code.
+func Run[C any](ctx context.Context, name string, env Env, parse func(*Inputs) (C, error), exec func(context.Context, *Context, C) error) int {
+	m, err := manifest.Load()
+	if err != nil {
+		fmt.Fprintln(env.Stderr, err)
+		return ExitExternal
+	}
+	spec := m.Action(name)
+	if spec == nil {
+		fmt.Fprintf(env.Stderr, "action %q is not in the manifest\n", name)
+		return ExitExternal
+	}
+	return RunSpec(ctx, spec, env, parse, exec)
+}
+
+// RunSpec is Run for a spec given directly.
+func RunSpec[C any](ctx context.Context, spec *manifest.Action, env Env, parse func(*Inputs) (C, error), exec func(context.Context, *Context, C) error) int {
+	getenv := env.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	c := &Context{
+		Spec: spec, Getenv: getenv, Stdout: env.Stdout, Stderr: env.Stderr,
+		GH:      githubactions.New(githubactions.WithGetenv(githubactions.GetenvFunc(getenv)), githubactions.WithWriter(env.Stdout)),
+		outputs: map[string]string{}, extra: map[string]any{},
+	}
+	var args []string
+	if len(env.Args) > 0 {
+		args = env.Args[1:]
+	}
+	in, err := ParseInputs(spec, args, getenv)
+	switch {
+	case errors.Is(err, errHelp):
+		WriteHelp(env.Stdout, spec)
+		return ExitOK
+	case errors.Is(err, errVersion):
+		fmt.Fprintf(env.Stdout, "%s %s\n", spec.Name, version.String())
+		return ExitOK
+	case err != nil:
+		fmt.Fprintln(env.Stderr, "error:", err)
+		return CodeOf(err)
+	}
+	// Mask every secret input before anything can print it.
+	for _, d := range spec.Inputs {
+		if d.Type == manifest.TypeSecret {
+			if v, ok := in.raw(d.Name); ok {
+				c.Mask(strings.TrimSpace(v))
+			}
+		}
+	}
+	reportFile := in.String("report-file")
+	cfg, err := parse(in)
+	err = errors.Join(err, in.Err())
+	if err == nil {
+		err = runExec(ctx, c, cfg, exec)
+	}
+	return c.finish(reportFile, err)
+}
+
+func runExec[C any](ctx context.Context, c *Context, cfg C, exec func(context.Context, *Context, C) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &ExitError{Code: ExitExternal, Err: fmt.Errorf("internal error: %v", r)}
+		}
+	}()
+	return exec(ctx, c, cfg)
+}
+
+func (c *Context) finish(reportFile string, runErr error) int {
+	if len(c.bad) > 0 {
+		runErr = errors.Join(runErr, &ExitError{Code: ExitExternal, Err: fmt.Errorf("internal error: outputs %s are not declared in actions/actions.yaml", strings.Join(c.bad, ", "))})
+	}
+	code := CodeOf(runErr)
+	var ee *ExitError
+	if errors.As(runErr, &ee) && ee.Code == ExitUsage {
+		code = ExitUsage
+	}
+	findings := c.Findings()
+	report.Sort(findings)
+
+	if c.OnActions() {
+		for _, f := range findings {
+			c.annotate(f)
+		}
+	}
+	if c.Getenv("GITHUB_STEP_SUMMARY") != "" {
+		md := c.summary.String()
+		if md == "" || len(findings) > 0 {
+			md += report.Markdown(c.Spec.Name, findings)
+		}
+		c.GH.AddStepSummary(c.Redact(md))
+	}
+	if c.Getenv("GITHUB_OUTPUT") != "" {
+		for _, name := range c.order {
+			c.GH.SetOutput(name, c.outputs[name])
+		}
+	}
+	if !c.quiet {
+		if !c.OnActions() {
+			for _, f := range findings {
+				fmt.Fprintln(c.Stdout, c.Redact(f.String()))
+			}
+		}
+		for _, name := range c.order {
+			fmt.Fprintf(c.Stdout, "%s=%s\n", name, c.Redact(c.outputs[name]))
+		}
+	}
+	status := report.StatusPassed
+	switch code {
+	case ExitOK:
+	case ExitFindings:
+		status = report.StatusFailed
+	default:
+		status = report.StatusError
+	}
+	var errText string
+	if runErr != nil && !errors.Is(runErr, ErrFindings) {
+		errText = c.Redact(runErr.Error())
+		fmt.Fprintln(c.Stderr, "error:", errText)
+	}
+	if reportFile != "" {
+		r := &report.Report{
+			Action: c.Spec.Name, Version: version.String(), Status: status, Error: errText,
+			Outputs: c.Outputs(), Findings: findings, Extra: c.extra,
+		}
+		if err := c.writeReport(r, reportFile); err != nil {
+			fmt.Fprintln(c.Stderr, "error:", err)
+			if code == ExitOK {
+				code = ExitExternal
+			}
+		}
+	}
+	return code
+}
+
+func (c *Context) writeReport(r *report.Report, path string) error {
+	for k, v := range r.Outputs {
+		r.Outputs[k] = c.Redact(v)
+	}
+	for i := range r.Findings {
+		r.Findings[i].Message = c.Redact(r.Findings[i].Message)
+	}
+	return r.WriteFile(path)
+}
+
+func (c *Context) annotate(f report.Finding) {
+	fields := map[string]string{}
+	if f.File != "" {
+		fields["file"] = f.File
+	}
+	if f.Line > 0 {
+		fields["line"] = fmt.Sprint(f.Line)
+	}
+	title := f.Rule
+	if title == "" {
+		title = f.Source
+	}
+	fields["title"] = title
+	gh := c.GH.WithFieldsMap(fields)
+	msg := f.Message
+	if f.Resource != nil {
+		msg = f.Resource.String() + ": " + msg
+	}
+	msg = c.Redact(msg)
+	switch f.Severity {
+	case report.Error:
+		gh.Errorf("%s", msg)
+	case report.Warning:
+		gh.Warningf("%s", msg)
+	default:
+		gh.Noticef("%s", msg)
+	}
+}
+
+// WriteHelp lists every input with its description and default.
+func WriteHelp(w io.Writer, spec *manifest.Action) {
+	fmt.Fprintf(w, "Usage: %s [--input value]...\n\n%s\n\n", spec.Name, spec.Description)
+	fmt.Fprintf(w, "Every input is a flag and, under GitHub Actions, the env var INPUT_<NAME>; a flag wins over the env var.\n\nInputs:\n")
+	for _, in := range spec.Inputs {
+		typ := in.Type
+		def := in.Default
+		if def == "" {
+			def = `""`
+		}
+		req := ""
+		if in.Required {
+			req = ", required"
+		}
+		fmt.Fprintf(w, "  --%s (%s%s, default %s)\n      %s\n", in.Name, typ, req, def, in.Description)
+	}
+	fmt.Fprintf(w, "\nOutputs:\n")
+	for _, o := range spec.Outputs {
+		fmt.Fprintf(w, "  %s\n      %s\n", o.Name, o.Description)
+	}
+	fmt.Fprintf(w, "\nExit codes: 0 done, 1 blocking findings, 2 bad input, 3 external failure.\n  --help     show this help\n  --version  print the version\n")
+}

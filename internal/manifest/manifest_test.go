@@ -1,0 +1,74 @@
+package manifest
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gitops-actions/gitops-actions/actions"
+)
+
+// A hand edit of a generated action.yml, or a manifest change without
+// `go generate ./actions`, fails here.
+func TestCommittedActionYAMLIsGenerated(t *testing.T) {
+	m, err := Parse(actions.Manifest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range m.Actions {
+		a := &m.Actions[i]
+		path := filepath.Join("..", "..", "actions", a.Name, "action.yml")
+		got, err := os.ReadFile(path)
+		if err != nil {
+			t.Errorf("%s: %v (run go generate ./actions)", a.Name, err)
+			continue
+		}
+		if want := ActionYAML(a); string(got) != string(want) {
+			t.Errorf("%s differs from the generator's output; edit actions/actions.yaml and run go generate ./actions", path)
+		}
+		if !strings.HasPrefix(string(got), "# Code generated") || !strings.Contains(strings.SplitN(string(got), "\n", 2)[0], "DO NOT EDIT.") {
+			t.Errorf("%s lacks the generated-code header", path)
+		}
+	}
+	dirs, _ := filepath.Glob(filepath.Join("..", "..", "actions", "*", "action.yml"))
+	if len(dirs) != len(m.Actions) {
+		t.Errorf("%d action.yml files for %d manifest actions: remove stale ones", len(dirs), len(m.Actions))
+	}
+}
+
+func TestActionYAMLPassesEveryInputAsEnv(t *testing.T) {
+	m, _ := Load()
+	for i := range m.Actions {
+		a := &m.Actions[i]
+		y := string(ActionYAML(a))
+		for _, in := range a.Inputs {
+			want := "        " + envName(in.Name) + ": ${{ inputs." + in.Name + " }}\n"
+			if !strings.Contains(y, want) {
+				t.Errorf("%s: input %s is not passed as %s", a.Name, in.Name, envName(in.Name))
+			}
+		}
+		for _, o := range a.Outputs {
+			if !strings.Contains(y, "value: ${{ steps.run.outputs."+o.Name+" }}") {
+				t.Errorf("%s: output %s is not mapped", a.Name, o.Name)
+			}
+		}
+		if !strings.Contains(y, "using: composite") || !strings.Contains(y, SetupGo) || !strings.Contains(y, "./cmd/"+a.Name) {
+			t.Errorf("%s: not a composite action building cmd/%s with a pinned setup-go", a.Name, a.Name)
+		}
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	for name, doc := range map[string]string{
+		"unknown key":     "actions: [{name: a, bogus: 1}]",
+		"no report-file":  "actions: [{name: a, inputs: [{name: x, description: d}]}]",
+		"duplicate input": "actions: [{name: a, inputs: [{name: report-file, description: d}, {name: report-file, description: d}]}]",
+		"bad type":        "actions: [{name: a, inputs: [{name: report-file, type: float, description: d}]}]",
+		"duplicate name":  "actions: [{name: a, inputs: [{name: report-file, description: d}]}, {name: a, inputs: [{name: report-file, description: d}]}]",
+	} {
+		if _, err := Parse([]byte(doc)); err == nil {
+			t.Errorf("%s: Parse accepted %s", name, doc)
+		}
+	}
+}

@@ -1,0 +1,3 @@
+// Package report holds the Finding value every action produces and renders
+// a list of them as text, JSON report, markdown summary, SARIF and JUnit.
+package report

@@ -1,0 +1,61 @@
+package scan
+
+import (
+	"github.com/gitops-actions/gitops-actions/internal/action"
+)
+
+// Config is the scan action's parsed inputs.
+type Config struct {
+	ImageRef         string
+	Input            string
+	Path             string
+	RegistryUsername string
+	RegistryPassword string
+	SBOMGenerator    string
+	SBOMFormat       string
+	SBOMFile         string
+	Severity         []string
+	FailOn           string
+	IgnoreUnfixed    bool
+	IgnoreFile       string
+	VEX              []string
+	DBRepository     []string
+	CacheDir         string
+	SkipDBUpdate     bool
+	AttachSBOM       bool
+	SARIFFile        string
+}
+
+// ParseConfig turns inputs into a Config; it does no I/O.
+func ParseConfig(in *action.Inputs) (Config, error) {
+	c := Config{
+		ImageRef:         in.String("image-ref"),
+		Input:            in.String("input"),
+		Path:             in.String("path"),
+		RegistryUsername: in.String("registry-username"),
+		RegistryPassword: in.Secret("registry-password"),
+		SBOMGenerator:    in.OneOf("sbom-generator", "trivy", "syft"),
+		SBOMFormat:       in.OneOf("sbom-format", "spdx-json", "cyclonedx-json", "syft-json"),
+		SBOMFile:         in.String("sbom-file"),
+		Severity:         in.List("severity"),
+		FailOn:           in.OneOf("fail-on", "CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN", "none"),
+		IgnoreUnfixed:    in.Bool("ignore-unfixed"),
+		IgnoreFile:       in.String("ignore-file"),
+		VEX:              in.List("vex"),
+		DBRepository:     in.List("db-repository"),
+		CacheDir:         in.String("cache-dir"),
+		SkipDBUpdate:     in.Bool("skip-db-update"),
+		AttachSBOM:       in.Bool("attach-sbom"),
+		SARIFFile:        in.String("sarif-file"),
+	}
+	n := 0
+	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		in.Fail("image-ref", "give exactly one of image-ref, input or path")
+	}
+	return c, nil
+}

@@ -1,0 +1,3 @@
+// Package scan is the scan action: one analysis of an image feeds its SBOM
+// and its vulnerability gate.
+package scan

@@ -1,0 +1,56 @@
+package validate
+
+import (
+	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// Config is the validate-config action's parsed inputs.
+type Config struct {
+	Paths                []string
+	KubernetesVersion    string
+	Render               string
+	HelmValues           []string
+	Ignore               []string
+	Strict               bool
+	SchemaLocations      []string
+	CRDPaths             []string
+	IgnoreMissingSchemas bool
+	Policies             []string
+	PolicyNamespaces     []string
+	Data                 []string
+	RegoVersion          string
+	BuiltinPolicies      bool
+	DisableRules         []string
+	FailOn               report.Severity
+	OutputFormat         string
+	SARIFFile            string
+}
+
+// ParseConfig turns inputs into a Config; it does no I/O.
+func ParseConfig(in *action.Inputs) (Config, error) {
+	c := Config{
+		Paths:                in.List("path"),
+		KubernetesVersion:    in.String("kubernetes-version"),
+		Render:               in.OneOf("render", "auto", "none"),
+		HelmValues:           in.List("helm-values"),
+		Ignore:               in.List("ignore"),
+		Strict:               in.Bool("strict"),
+		SchemaLocations:      in.List("schema-location"),
+		CRDPaths:             in.List("crd-path"),
+		IgnoreMissingSchemas: in.Bool("ignore-missing-schemas"),
+		Policies:             in.List("policy"),
+		PolicyNamespaces:     in.List("policy-namespace"),
+		Data:                 in.List("data"),
+		RegoVersion:          in.OneOf("rego-version", "v1", "v0"),
+		BuiltinPolicies:      in.Bool("builtin-policies"),
+		DisableRules:         in.List("disable-rules"),
+		FailOn:               report.Severity(in.OneOf("fail-on", "error", "warning", "notice")),
+		OutputFormat:         in.OneOf("output-format", "text", "json", "sarif", "junit"),
+		SARIFFile:            in.String("sarif-file"),
+	}
+	if len(c.Paths) == 0 {
+		c.Paths = []string{"."}
+	}
+	return c, nil
+}
