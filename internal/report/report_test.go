@@ -58,3 +58,68 @@ func TestMarkdownEscapes(t *testing.T) {
 		t.Error("empty Markdown")
 	}
 }
+
+func TestSARIF(t *testing.T) {
+	fs := []Finding{
+		{Source: SourcePolicy, Rule: "GA-B", Severity: Warning, File: "a.yaml", Line: 2, Message: "w"},
+		{Source: SourceSyntax, Severity: Error, File: "b.yaml", Message: "e"},
+		{Source: SourcePolicy, Rule: "GA-A", Severity: Notice, Message: "n"},
+	}
+	b, err := SARIF(Tool{Name: "gitops-actions", Version: "v1"}, map[string]Rule{"GA-B": {ID: "GA-B", ShortDescription: "b rule", Help: "fix b"}}, fs, "kustomization.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log struct {
+		Version string `json:"version"`
+		Runs    []struct {
+			Tool struct {
+				Driver struct {
+					Rules []struct {
+						ID               string `json:"id"`
+						ShortDescription struct{ Text string } `json:"shortDescription"`
+					} `json:"rules"`
+				} `json:"driver"`
+			} `json:"tool"`
+			Results []struct {
+				RuleID    string `json:"ruleId"`
+				RuleIndex int    `json:"ruleIndex"`
+				Level     string `json:"level"`
+				Locations []struct {
+					PhysicalLocation struct {
+						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						Region           struct{ StartLine int } `json:"region"`
+					} `json:"physicalLocation"`
+				} `json:"locations"`
+			} `json:"results"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(b, &log); err != nil {
+		t.Fatal(err)
+	}
+	run := log.Runs[0]
+	if log.Version != "2.1.0" || len(run.Results) != 3 || len(run.Tool.Driver.Rules) != 3 {
+		t.Fatalf("sarif = %s", b)
+	}
+	for _, r := range run.Results {
+		if run.Tool.Driver.Rules[r.RuleIndex].ID != r.RuleID {
+			t.Errorf("result %s points at rule %d", r.RuleID, r.RuleIndex)
+		}
+		if len(r.Locations) != 1 || r.Locations[0].PhysicalLocation.Region.StartLine < 1 {
+			t.Errorf("result %s has no valid location", r.RuleID)
+		}
+	}
+	if run.Results[2].Locations[0].PhysicalLocation.ArtifactLocation.URI != "kustomization.yaml" || run.Results[1].Level != "error" {
+		t.Errorf("sarif = %s", b)
+	}
+}
+
+func TestJUnit(t *testing.T) {
+	b, err := JUnit("validate-config", []Finding{{Severity: Error, Rule: "R", File: "a.yaml", Message: "m"}, {Severity: Notice, Rule: "N", File: "a.yaml", Message: "n"}}, Warning)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	if !strings.Contains(s, `<testsuite name="a.yaml" tests="2" failures="1">`) || strings.Count(s, "<failure") != 1 {
+		t.Errorf("JUnit = %s", s)
+	}
+}
