@@ -3,6 +3,7 @@ module github.com/gitops-actions/gitops-actions
 go 1.26.0
 
 require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/bmatcuk/doublestar/v4 v4.10.0 // indirect
 	github.com/clipperhouse/uax29/v2 v2.7.0 // indirect
 	github.com/distribution/distribution/v3 v3.1.2 // indirect
