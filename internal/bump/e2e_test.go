@@ -184,6 +184,19 @@ func TestPushModeAndIdempotence(t *testing.T) {
 	if n := r.commits("main"); n != 2 {
 		t.Errorf("main has %d commits after an idempotent rerun, want 2", n)
 	}
+
+	dry := runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/api", "--tag", "1.2.0", "--dry-run")
+	if dry.code != 0 || dry.outputs["changed"] != "true" || dry.outputs["new-tag"] != "1.2.0" || r.commits("main") != 2 {
+		t.Errorf("dry run: exit %d outputs %v, %d commits\n%s", dry.code, dry.outputs, r.commits("main"), dry.stderr)
+	}
+	down := runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/api", "--tag", "1.0.5")
+	if down.code != 0 || down.outputs["changed"] != "false" || !strings.Contains(down.stderr, "no-downgrade") || r.commits("main") != 2 {
+		t.Errorf("downgrade: exit %d outputs %v\n%s", down.code, down.outputs, down.stderr)
+	}
+	forced := runAction(t, nil, "--repository", r.url, "--image-ref", "ghcr.io/acme/api:1.0.5@"+digest1, "--no-downgrade=false", "--paths", "prod/deployment.yaml")
+	if forced.code != 0 || !strings.Contains(r.file("main", "prod/deployment.yaml"), "image: ghcr.io/acme/api:1.0.5@"+digest1+" # pinned by CI") {
+		t.Errorf("rollback with no-downgrade=false: exit %d\n%s", forced.code, forced.stderr)
+	}
 }
 
 func TestErrorsPushNothing(t *testing.T) {

@@ -82,7 +82,8 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 }
 
-var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._/-]+`)
+// Slashes go too: bump/a/b and bump/a/b/c cannot both be branches.
+var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // prBranch is the pull request branch: given, or derived from the image
 // and the paths so two bumps of one image in different places do not
