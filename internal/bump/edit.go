@@ -100,7 +100,29 @@ var markerRE = regexp.MustCompile(`^\s*#\s*\{\s*"\$imagepolicy"\s*:\s*"([^"]+)"\
 // Candidate reports whether a file may hold the image, to skip parsing the
 // many that cannot.
 func (e *Editor) Candidate(src []byte) bool {
-	return bytes.Contains(src, []byte(lastElem(e.repo))) || bytes.Contains(src, []byte("$imagepolicy"))
+	if bytes.Contains(src, []byte("$imagepolicy")) {
+		return true
+	}
+	// The last path element as a whole name: "api" in ghcr.io/acme/api:1
+	// or "api" quoted, but not in apiVersion or api-worker.
+	word := []byte(lastElem(e.repo))
+	for i := 0; ; {
+		j := bytes.Index(src[i:], word)
+		if j < 0 {
+			return false
+		}
+		start, end := i+j, i+j+len(word)
+		before := start == 0 || bytes.IndexByte([]byte("/ \t\n\"':[{,"), src[start-1]) >= 0
+		after := end == len(src) || !isNameByte(src[end])
+		if before && after {
+			return true
+		}
+		i = start + 1
+	}
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
 }
 
 // Edit finds the image in one file and sets it.

@@ -150,3 +150,22 @@ func lineDiff(a, b []string) (removed []int, added int) {
 	}
 	return removed, added + m - j
 }
+
+func TestCandidate(t *testing.T) {
+	e, err := NewEditor(Editor{Image: "ghcr.io/acme/api", Tag: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]bool{
+		"apiVersion: v1\nkind: Service\n":                 false,
+		"image: ghcr.io/acme/api-worker:1\n":              false,
+		"image: ghcr.io/acme/api:1\n":                     true,
+		"repository: ghcr.io/acme/api\n":                  true,
+		"- {name: x, image: 'ghcr.io/acme/api@sha256:1'}": true,
+		"tag: 1 # {\"$imagepolicy\": \"ns:p:tag\"}\n":     true,
+	} {
+		if got := e.Candidate([]byte(src)); got != want {
+			t.Errorf("Candidate(%q) = %v, want %v", src, got, want)
+		}
+	}
+}
