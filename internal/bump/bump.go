@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,7 +78,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	c.SetOutput("pull-request-operation", "none")
 	for attempt := 1; ; attempt++ {
-		ed, err := applyEdit(c, repo.Dir, cfg, editor)
+		ed, err := applyEdit(ctx, c, repo, cfg, editor)
 		if err != nil {
 			return err
 		}
@@ -106,7 +107,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if err != nil {
 			return action.UsageErr("commit-message", err)
 		}
-		sha, err := repo.Commit(ctx, ed.files, text, cfg.AuthorName, cfg.AuthorEmail)
+		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
 		if err != nil {
 			return action.External(fmt.Errorf("commit: %w", err))
 		}
@@ -138,48 +139,62 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 }
 
-// applyEdit edits every YAML file under paths in the working tree. Files
-// are written only when all edits succeeded.
-func applyEdit(c *action.Context, root string, cfg Config, e *Editor) (*edit, error) {
-	files, err := yamlFiles(root, cfg.Paths)
+// applyEdit edits every YAML file under paths in HEAD's tree and stages
+// the results, only when every edit succeeded.
+func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor) (*edit, error) {
+	tree, err := repo.Files(ctx)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("list files: %w", err))
+	}
+	byPath := map[string]gitrepo.File{}
+	all := make([]string, 0, len(tree))
+	for _, f := range tree {
+		byPath[f.Path] = f
+		all = append(all, f.Path)
+	}
+	slices.Sort(all)
+	names, err := selectFiles(all, cfg.Paths)
 	if err != nil {
 		return nil, action.UsageErr("paths", err)
 	}
+	files := make([]gitrepo.File, len(names))
+	for i, n := range names {
+		files[i] = byPath[n]
+	}
+	contents, err := repo.Read(ctx, files)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("read files: %w", err))
+	}
 	ed := &edit{}
-	out := map[string][]byte{}
+	var staged []int
+	outs := map[int][]byte{}
 	var bad []error
-	for _, f := range files {
-		full := filepath.Join(root, filepath.FromSlash(f))
-		if fi, err := os.Lstat(full); err != nil || !fi.Mode().IsRegular() {
-			continue // symlinks could point out of the clone
-		}
-		src, err := os.ReadFile(full)
-		if err != nil {
-			return nil, err
-		}
+	for i, f := range files {
+		src := contents[i]
 		if !e.Candidate(src) {
 			continue
 		}
-		res, err := e.Edit(f, src)
+		res, err := e.Edit(f.Path, src)
 		if err != nil {
 			var fe *FileError
-			if errors.As(err, &fe) {
-				var se *yamledit.SyntaxError
-				if errors.As(err, &se) && strings.Contains(string(src), "{{") {
-					continue // a Helm template, not YAML
-				}
-				c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
-				bad = append(bad, err)
-				continue
+			if !errors.As(err, &fe) {
+				return nil, err
 			}
-			return nil, err
+			var se *yamledit.SyntaxError
+			if errors.As(err, &se) && strings.Contains(string(src), "{{") {
+				continue // a Helm template, not YAML
+			}
+			c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
+			bad = append(bad, err)
+			continue
 		}
 		ed.found += res.Found
 		ed.changes = append(ed.changes, res.Changes...)
 		ed.skips = append(ed.skips, res.Skips...)
 		if len(res.Changes) > 0 {
-			ed.files = append(ed.files, f)
-			out[full] = res.Out
+			ed.files = append(ed.files, f.Path)
+			staged = append(staged, i)
+			outs[i] = res.Out
 		}
 	}
 	for _, s := range ed.skips {
@@ -188,13 +203,11 @@ func applyEdit(c *action.Context, root string, cfg Config, e *Editor) (*edit, er
 	if len(bad) > 0 {
 		return nil, action.Blocking(fmt.Errorf("cannot edit %d file(s), nothing was pushed: %w", len(bad), errors.Join(bad...)))
 	}
-	for full, b := range out {
-		fi, err := os.Stat(full)
-		if err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(full, b, fi.Mode().Perm()); err != nil {
-			return nil, err
+	if !cfg.DryRun {
+		for _, i := range staged {
+			if err := repo.Stage(ctx, files[i], outs[i]); err != nil {
+				return nil, action.External(fmt.Errorf("stage %q: %w", files[i].Path, err))
+			}
 		}
 	}
 	return ed, nil

@@ -1,74 +1,71 @@
 package bump
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
 )
 
-// yamlFiles lists the YAML files under root that paths name: files as
-// given, directories walked, globs (with **) matched. Slash-separated,
-// sorted, without duplicates; .git is never entered.
-func yamlFiles(root string, paths []string) ([]string, error) {
-	fsys := os.DirFS(root)
+// selectFiles picks from all (the repo's files, slash-separated) the ones
+// paths name: a file as given, a directory's YAML files at any depth, or
+// the YAML files a glob (with **) matches directly or through a directory
+// it matches. Sorted, without duplicates.
+func selectFiles(all []string, paths []string) ([]string, error) {
 	var out []string
-	add := func(p string, d fs.DirEntry) error {
-		if d.IsDir() {
-			return fs.WalkDir(fsys, p, func(q string, e fs.DirEntry, err error) error {
-				switch {
-				case err != nil:
-					return err
-				case e.IsDir() && e.Name() == ".git":
-					return fs.SkipDir
-				case !e.IsDir() && isYAML(q):
-					out = append(out, q)
-				}
-				return nil
-			})
-		}
-		out = append(out, p)
-		return nil
-	}
 	for _, p := range paths {
-		p = path.Clean(strings.TrimPrefix(filepath.ToSlash(p), "./"))
-		if strings.ContainsAny(p, "*?[{") {
-			matches, err := doublestar.Glob(fsys, p, doublestar.WithFailOnIOErrors())
-			if err != nil {
-				return nil, fmt.Errorf("paths: glob %q: %w", p, err)
-			}
-			for _, m := range matches {
-				d, err := fs.Stat(fsys, m)
-				if err != nil {
-					return nil, err
-				}
-				if d.IsDir() || isYAML(m) {
-					if err := add(m, fs.FileInfoToDirEntry(d)); err != nil {
-						return nil, err
-					}
+		p = path.Clean(strings.TrimPrefix(p, "./"))
+		n := len(out)
+		switch {
+		case p == ".":
+			for _, f := range all {
+				if isYAML(f) {
+					out = append(out, f)
 				}
 			}
-			continue
-		}
-		d, err := fs.Stat(fsys, p)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("paths: %q does not exist in the config repo", p)
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := add(p, fs.FileInfoToDirEntry(d)); err != nil {
-			return nil, err
+		case strings.ContainsAny(p, "*?[{"):
+			if !doublestar.ValidatePattern(p) {
+				return nil, fmt.Errorf("glob %q is malformed", p)
+			}
+			for _, f := range all {
+				if isYAML(f) && globMatches(p, f) {
+					out = append(out, f)
+				}
+			}
+		default:
+			if _, ok := slices.BinarySearch(all, p); ok {
+				out = append(out, p)
+				continue
+			}
+			for _, f := range all {
+				if strings.HasPrefix(f, p+"/") && isYAML(f) {
+					out = append(out, f)
+				}
+			}
+			if len(out) == n && !hasDir(all, p) {
+				return nil, fmt.Errorf("%q does not exist in the config repo", p)
+			}
 		}
 	}
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// globMatches reports whether the pattern matches f or a directory above it.
+func globMatches(pattern, f string) bool {
+	for p := f; p != "." && p != "/"; p = path.Dir(p) {
+		if ok, _ := doublestar.Match(pattern, p); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func hasDir(all []string, dir string) bool {
+	i, _ := slices.BinarySearch(all, dir+"/")
+	return i < len(all) && strings.HasPrefix(all[i], dir+"/")
 }
 
 func isYAML(p string) bool {

@@ -108,7 +108,10 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 		r.env = append(r.env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
 			"GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
 	}
-	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags"}
+	// No checkout: writing thousands of files costs more than the clone;
+	// files are read from the object store and edits staged straight
+	// into the index.
+	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout"}
 	if o.Branch != "" {
 		args = append(args, "--branch", o.Branch)
 	}
@@ -122,6 +125,9 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			return nil, err
 		}
 		r.Branch = b
+	}
+	if _, err := r.Git(ctx, "read-tree", "HEAD"); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -153,11 +159,8 @@ func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string
 	return stdout.String(), nil
 }
 
-// Commit stages files and commits them with the message and author.
-func (r *Repo) Commit(ctx context.Context, files []string, message, name, email string) (string, error) {
-	if _, err := r.Git(ctx, append([]string{"add", "--"}, files...)...); err != nil {
-		return "", err
-	}
+// Commit commits the index with the message and author.
+func (r *Repo) Commit(ctx context.Context, message, name, email string) (string, error) {
 	id := []string{"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email}
 	saved := r.env
 	r.env = append(append([]string(nil), r.env...), id...)
@@ -189,13 +192,81 @@ func (r *Repo) Push(ctx context.Context, branch string, force bool) error {
 	return err
 }
 
-// Reset fetches branch's tip and moves the clone to it, dropping local commits.
+// Reset fetches branch's tip and moves HEAD and the index to it, dropping
+// local commits and staged edits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
 	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
-	_, err := r.Git(ctx, "reset", "--quiet", "--hard", ref)
+	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
+		return err
+	}
+	_, err := r.Git(ctx, "read-tree", "HEAD")
+	return err
+}
+
+// File is a regular file of the tree at HEAD.
+type File struct {
+	Path string // slash-separated
+	Mode string // 100644 or 100755
+	blob string
+}
+
+// Files lists the regular files of HEAD (no symlinks or submodules).
+func (r *Repo) Files(ctx context.Context) ([]File, error) {
+	out, err := r.run(ctx, r.Dir, nil, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, ent := range strings.Split(out, "\x00") {
+		meta, path, ok := strings.Cut(ent, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755") {
+			continue
+		}
+		files = append(files, File{Path: path, Mode: f[0], blob: f[2]})
+	}
+	return files, nil
+}
+
+// Read returns the contents of files, in order, with one git process.
+func (r *Repo) Read(ctx context.Context, files []File) ([][]byte, error) {
+	var in bytes.Buffer
+	for _, f := range files {
+		in.WriteString(f.blob + "\n")
+	}
+	out, err := r.run(ctx, r.Dir, in.Bytes(), "cat-file", "--batch")
+	if err != nil {
+		return nil, err
+	}
+	data := []byte(out)
+	res := make([][]byte, 0, len(files))
+	for _, f := range files {
+		// "<sha> blob <size>\n<content>\n"
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return nil, fmt.Errorf("git cat-file: short output at %q", f.Path)
+		}
+		var sha, typ string
+		var size int
+		if _, err := fmt.Sscanf(string(data[:nl]), "%s %s %d", &sha, &typ, &size); err != nil || sha != f.blob || nl+1+size+1 > len(data) {
+			return nil, fmt.Errorf("git cat-file: unexpected header %q for %q", data[:nl], f.Path)
+		}
+		res = append(res, data[nl+1:nl+1+size])
+		data = data[nl+1+size+1:]
+	}
+	return res, nil
+}
+
+// Stage writes content as path's new blob in the index.
+func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
+	sha, err := r.run(ctx, r.Dir, content, "hash-object", "-w", "--stdin")
+	if err != nil {
+		return err
+	}
+	_, err = r.Git(ctx, "update-index", "--cacheinfo", f.Mode+","+strings.TrimSpace(sha)+","+f.Path)
 	return err
 }
 
