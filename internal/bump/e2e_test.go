@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 const secretToken = "ghs_e2eSecretTokenValue"
@@ -45,8 +47,19 @@ func requireGit(t *testing.T) {
 	}
 }
 
-// newRemote makes a bare repository whose branch main holds files.
+// newRemote serves a repository whose branch main holds files over git
+// smart HTTP (git http-backend on loopback). The server demands the token
+// as GitHub takes it (Basic x-access-token:<token>), so every run below
+// proves the token reaches git without showing anywhere.
 func newRemote(t *testing.T, files map[string]string) *remote {
+	requireGit(t)
+	g := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", secretToken))
+	url := g.NewRepo(t, "acme/config", files)
+	return &remote{t: t, url: url, bare: filepath.Join(g.Root, "acme", "config.git"), home: t.TempDir()}
+}
+
+// newFileRemote is a bare repository reached by file:// URL.
+func newFileRemote(t *testing.T, files map[string]string) *remote {
 	requireGit(t)
 	home := t.TempDir()
 	bare := filepath.Join(t.TempDir(), "config.git")
@@ -185,15 +198,15 @@ func TestPushModeAndIdempotence(t *testing.T) {
 		t.Errorf("main has %d commits after an idempotent rerun, want 2", n)
 	}
 
-	dry := runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/api", "--tag", "1.2.0", "--dry-run")
+	dry := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "1.2.0", "--dry-run")
 	if dry.code != 0 || dry.outputs["changed"] != "true" || dry.outputs["new-tag"] != "1.2.0" || r.commits("main") != 2 {
 		t.Errorf("dry run: exit %d outputs %v, %d commits\n%s", dry.code, dry.outputs, r.commits("main"), dry.stderr)
 	}
-	down := runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/api", "--tag", "1.0.5")
+	down := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "1.0.5")
 	if down.code != 0 || down.outputs["changed"] != "false" || !strings.Contains(down.stderr, "no-downgrade") || r.commits("main") != 2 {
 		t.Errorf("downgrade: exit %d outputs %v\n%s", down.code, down.outputs, down.stderr)
 	}
-	forced := runAction(t, nil, "--repository", r.url, "--image-ref", "ghcr.io/acme/api:1.0.5@"+digest1, "--no-downgrade=false", "--paths", "prod/deployment.yaml")
+	forced := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image-ref", "ghcr.io/acme/api:1.0.5@"+digest1, "--no-downgrade=false", "--paths", "prod/deployment.yaml")
 	if forced.code != 0 || !strings.Contains(r.file("main", "prod/deployment.yaml"), "image: ghcr.io/acme/api:1.0.5@"+digest1+" # pinned by CI") {
 		t.Errorf("rollback with no-downgrade=false: exit %d\n%s", forced.code, forced.stderr)
 	}
@@ -222,19 +235,23 @@ func TestErrorsPushNothing(t *testing.T) {
 		{"--image", "ghcr.io/acme/api", "--tag", "2", "--paths", "../outside"},
 		{"--image", "ghcr.io/acme/api", "--tag", "2", "--commit-message", "{{.Nope}}"},
 	} {
-		res := runAction(t, nil, append([]string{"--repository", r.url}, args...)...)
+		res := runAction(t, nil, append([]string{"--repository", r.url, "--token", secretToken}, args...)...)
 		if res.code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, res.code, res.stderr)
 		}
 	}
 
-	res = runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/other", "--tag", "2.0.0", "--paths", "apps/good.yaml")
+	res = runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/other", "--tag", "2.0.0", "--paths", "apps/good.yaml")
 	if res.code != 1 || !strings.Contains(res.stderr, "not found") {
 		t.Errorf("missing image: exit %d, want 1\n%s", res.code, res.stderr)
 	}
-	res = runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/other", "--tag", "2.0.0", "--paths", "apps/good.yaml", "--allow-missing")
+	res = runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/other", "--tag", "2.0.0", "--paths", "apps/good.yaml", "--allow-missing")
 	if res.code != 0 || res.outputs["changed"] != "false" {
 		t.Errorf("allow-missing: exit %d outputs %v\n%s", res.code, res.outputs, res.stderr)
+	}
+	res = runAction(t, nil, "--repository", r.url, "--token", "wrong-token", "--image", "ghcr.io/acme/api", "--tag", "2.0.0")
+	if res.code != 3 || strings.Contains(res.stderr, "wrong-token") {
+		t.Errorf("refused token: exit %d, want 3 without the token shown\n%s", res.code, res.stderr)
 	}
 	res = runAction(t, nil, "--repository", "file:///nonexistent/config.git", "--image", "ghcr.io/acme/api", "--tag", "2.0.0", "--token", secretToken)
 	if res.code != 3 {
@@ -256,7 +273,7 @@ func TestConcurrentDifferentImages(t *testing.T) {
 	results := make([]runResult, n)
 	for i := range n {
 		wg.Go(func() {
-			results[i] = runAction(t, nil, "--repository", r.url, "--image", fmt.Sprintf("ghcr.io/acme/svc%d", i), "--tag", fmt.Sprintf("2.0.%d", i))
+			results[i] = runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", fmt.Sprintf("ghcr.io/acme/svc%d", i), "--tag", fmt.Sprintf("2.0.%d", i))
 		})
 	}
 	wg.Wait()
@@ -286,7 +303,7 @@ func TestConcurrentSemver(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := 1; i <= n; i++ {
 		wg.Go(func() {
-			res := runAction(t, nil, "--repository", r.url, "--image", "ghcr.io/acme/api", "--tag", fmt.Sprintf("1.0.%d", i))
+			res := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", fmt.Sprintf("1.0.%d", i))
 			if res.code != 0 {
 				t.Errorf("tag 1.0.%d: exit %d\n%s", i, res.code, res.stderr)
 			}

@@ -61,7 +61,7 @@ func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestPullRequestMode(t *testing.T) {
-	r := newRemote(t, map[string]string{"deploy.yaml": deployment})
+	r := newFileRemote(t, map[string]string{"deploy.yaml": deployment})
 	// owner/name resolves against GITHUB_SERVER_URL: point it at the
 	// directory holding acme/config.git.
 	server := filepath.Join(t.TempDir(), "srv")
