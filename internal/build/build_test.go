@@ -301,3 +301,16 @@ func TestLintGate(t *testing.T) {
 		t.Errorf("gate before build: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+func tarHas(r io.Reader, file string) bool {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			return false
+		}
+		if strings.TrimPrefix(h.Name, "./") == file {
+			return true
+		}
+	}
+}
