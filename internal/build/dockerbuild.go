@@ -63,9 +63,9 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	if dockerAnswers(ctx) {
 		args := append([]string{"buildx", "build", "--platform", platforms, "--output", "type=oci,dest=" + out + ",tar=false"}, common...)
 		args = append(args, cfg.Context)
-		env := os.Environ()
+		var env []string
 		if authDir != "" {
-			env = append(env, "DOCKER_CONFIG="+authDir)
+			env = []string{"DOCKER_CONFIG=" + authDir}
 		}
 		return out, runTool(ctx, c, "docker", args, env)
 	}
@@ -186,11 +186,13 @@ func (ra *registryAccess) anyInsecureIn(cfg Config, _ func(string) string) bool 
 	return false
 }
 
-// runTool runs a builder, streaming its output to stderr; secrets are
+// runTool runs a builder with the inherited environment plus env, streaming its output to stderr; secrets are
 // redacted from what it prints and from the error.
 func runTool(ctx context.Context, c *action.Context, tool string, args, env []string) error {
 	cmd := exec.CommandContext(ctx, tool, args...)
-	cmd.Env = env
+	if len(env) > 0 {
+		cmd.Env = append(cmd.Environ(), env...)
+	}
 	var buf bytes.Buffer
 	cmd.Stdout = &buf
 	cmd.Stderr = &buf

@@ -48,7 +48,7 @@ type Options struct {
 	// Created stamps the config, history and file times, so the same
 	// sources give the same digest.
 	Created time.Time
-	// Env is the environment of go build; nil means the process's.
+	// Env is the environment of go build; nil means the inherited one.
 	Env []string
 	Log func(format string, args ...any)
 }
@@ -160,7 +160,8 @@ func compile(ctx context.Context, o Options, p v1.Platform, out string) error {
 	cmd.Dir = o.Dir
 	env := o.Env
 	if env == nil {
-		env = os.Environ()
+		// The caller's environment (GOCACHE, GOFLAGS, GOPROXY...), as exec would pass it.
+		env = cmd.Environ()
 	}
 	env = append(env[:len(env):len(env)], "CGO_ENABLED=0", "GOOS="+p.OS, "GOARCH="+p.Architecture)
 	if p.Architecture == "arm" && p.Variant != "" {
