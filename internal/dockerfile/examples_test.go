@@ -12,7 +12,9 @@ import (
 func TestExamplesPass(t *testing.T) {
 	for dir, allowed := range map[string][]string{
 		"../../examples/code-repo": nil,
-		"../../examples/rails":     {RuleFinalNotMinimal},
+		// The toolkit's own image (release issue): zero findings.
+		"../..":                nil,
+		"../../examples/rails": {RuleFinalNotMinimal},
 	} {
 		fs, err := LintFile(dir, "Dockerfile", Options{})
 		if err != nil {
