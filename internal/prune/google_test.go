@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 )
@@ -40,7 +39,7 @@ type gcrEntry struct {
 }
 
 func newGCRFront() *gcrFront {
-	return &gcrFront{next: registry.New(), entries: map[string]*gcrEntry{}, created: map[string]time.Time{}}
+	return &gcrFront{next: quietRegistry(), entries: map[string]*gcrEntry{}, created: map[string]time.Time{}}
 }
 
 type statusWriter struct {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"log"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -201,4 +205,10 @@ func listTags(tb testing.TB, repo string, opts ...remote.Option) []string {
 	}
 	slices.Sort(tags)
 	return tags
+}
+
+// quietRegistry is go-containerregistry's in-process registry without its
+// request log.
+func quietRegistry() http.Handler {
+	return registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/registry"
 )
 
 // quayAPI is Quay's REST API for one repository's tags, as documented:
@@ -97,7 +96,7 @@ func (q *quayAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func TestQuayProvider(t *testing.T) {
-	reg := httptest.NewServer(registry.New())
+	reg := httptest.NewServer(quietRegistry())
 	t.Cleanup(reg.Close)
 	repo := strings.TrimPrefix(reg.URL, "http://") + "/acme/app"
 	now := time.Now()

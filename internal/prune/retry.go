@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -20,6 +21,11 @@ type rateTransport struct {
 	maxWait  time.Duration
 	// wait sleeps; tests and the logs see each pause through it.
 	wait func(ctx context.Context, d time.Duration) error
+
+	// A limit applies to the client, not to one request: every request
+	// waits until the latest Retry-After has passed.
+	mu    sync.Mutex
+	until time.Time
 }
 
 func newRateTransport(base http.RoundTripper) *rateTransport {
@@ -47,6 +53,14 @@ func baseTransport() http.RoundTripper {
 
 func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
+		t.mu.Lock()
+		pause := time.Until(t.until)
+		t.mu.Unlock()
+		if pause > 0 {
+			if err := t.wait(req.Context(), pause); err != nil {
+				return nil, err
+			}
+		}
 		resp, err := t.base.RoundTrip(req)
 		if err != nil {
 			return nil, err
@@ -58,9 +72,11 @@ func (t *rateTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 		resp.Body.Close()
-		if err := t.wait(req.Context(), d); err != nil {
-			return nil, err
+		t.mu.Lock()
+		if u := time.Now().Add(d); u.After(t.until) {
+			t.until = u
 		}
+		t.mu.Unlock()
 		if req.GetBody != nil {
 			if req.Body, err = req.GetBody(); err != nil {
 				return nil, err
