@@ -116,7 +116,7 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 	if err != nil {
 		return nil, nil, err
 	}
-	plan, err := MakePlan(ctx, t.ref.String(), p, versions, rules, g, cfg.Concurrency)
+	plan, err := MakePlan(ctx, t.ref.String(), p, versions, rules, g, readConcurrency(cfg))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -126,6 +126,11 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 	}
 	return plan, execute(ctx, p, plan.Steps, cfg.Concurrency), nil
 }
+
+// readConcurrency bounds the manifest reads of listing and planning.
+// concurrency is about deletes, which registries pay for dearly; reads are
+// cheap, and a run's planning time is its overhead over the deletes.
+func readConcurrency(cfg Config) int { return max(4*cfg.Concurrency, 16) }
 
 // open makes the provider and the registry reader for one repository.
 func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Provider, Graph, error) {
@@ -158,7 +163,7 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Prov
 		}
 		return false
 	}
-	return &registryProvider{c: rc, concurrency: cfg.Concurrency, wantAge: wantAge}, rc, nil
+	return &registryProvider{c: rc, concurrency: readConcurrency(cfg), wantAge: wantAge}, rc, nil
 }
 
 // registryAuth: the given user and password, a GitHub token for ghcr, else
