@@ -61,7 +61,7 @@ host=127.0.0.1:$port
 "$work/prunebench" seed -repo "$host/bench/bare" -n "$N" -concurrency "$CONC" -digests "$work/bare.txt"
 
 dstart=$(date +%s.%N)
-"$work/prune-images" --repository "$host/bench/ours" --provider registry --tag-filter "^pr-" --older-than 7d --concurrency "$CONC" --dry-run >/dev/null
+/usr/bin/time -f "dry run cpu: %U user %S sys" "$work/prune-images" --repository "$host/bench/ours" --provider registry --tag-filter "^pr-" --older-than 7d --concurrency "$CONC" --dry-run >/dev/null
 echo "dry run (plan only): $(python3 -c "import sys,time; print(round(time.time()-float(sys.argv[1]),3))" $dstart)s"
 start=$(date +%s.%N)
 "$work/prune-images" --repository "$host/bench/ours" --provider registry \

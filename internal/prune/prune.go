@@ -138,7 +138,7 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Prov
 	if err != nil {
 		return nil, nil, err
 	}
-	rc, err := newRegistryClient(ctx, t.ref, auth, rt)
+	rc, err := newRegistryClient(ctx, t.ref, auth, rt, readConcurrency(cfg))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -50,8 +50,9 @@ type manifestDoc struct {
 
 const createdAnnotation = "org.opencontainers.image.created"
 
-func newRegistryClient(ctx context.Context, repo name.Repository, auth authn.Authenticator, rt http.RoundTripper) (*registryClient, error) {
-	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(rt), remote.WithContext(ctx),
+func newRegistryClient(ctx context.Context, repo name.Repository, auth authn.Authenticator, rt http.RoundTripper, reads int) (*registryClient, error) {
+	// WithJobs: the puller otherwise fetches at most 4 blobs at a time.
+	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(reads),
 		// 429 is the rate transport's to handle, with Retry-After.
 		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout))
 	if err != nil {
