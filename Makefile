@@ -4,7 +4,7 @@ export GOEXPERIMENT := jsonv2
 export CGO_ENABLED ?= 0
 GO ?= go
 
-.PHONY: demo test generate build
+.PHONY: demo test generate build release-binaries release-sboms
 # The main job: the local pipeline on the bundled examples, embedded defaults.
 demo:
 	$(GO) run ./cmd/pipeline
@@ -19,3 +19,22 @@ generate:
 build:
 	mkdir -p bin
 	$(GO) build -trimpath -o bin/ ./cmd/...
+
+# Release assets: <command>_<os>_<arch> for PLATFORM (e.g. linux/arm64),
+# named as the action start script downloads them.
+PLATFORM ?= linux/amd64
+VERSION ?= devel
+release-binaries:
+	mkdir -p dist
+	set -e; for d in cmd/*/; do n=$$(basename $$d); \
+	  GOOS=$(word 1,$(subst /, ,$(PLATFORM))) GOARCH=$(word 2,$(subst /, ,$(PLATFORM))) \
+	  $(GO) build -trimpath -ldflags "-s -w -X github.com/gitops-actions/gitops-actions/internal/version.Version=$(VERSION)" \
+	    -o dist/$${n}_$(word 1,$(subst /, ,$(PLATFORM)))_$(word 2,$(subst /, ,$(PLATFORM))) ./$$d; done
+
+# One SPDX SBOM per release binary, made by this toolkit's own scan code.
+release-sboms:
+	$(GO) build -trimpath -o bin/scan ./cmd/scan
+	set -e; for f in dist/*_$(word 1,$(subst /, ,$(PLATFORM)))_$(word 2,$(subst /, ,$(PLATFORM))); do \
+	  d=$$(mktemp -d); cp $$f $$d/; \
+	  bin/scan --path $$d --sbom-format spdx-json --sbom-file $$f.spdx.json --fail-on none --skip-db-update; \
+	  rm -rf $$d; done

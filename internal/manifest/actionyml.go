@@ -41,7 +41,18 @@ func ActionYAML(a *Action) []byte {
 		fmt.Fprintf(&b, "  %s:\n    description: %s\n    value: ${{ steps.run.outputs.%s }}\n", o.Name, q(o.Description), o.Name)
 	}
 	b.WriteString("runs:\n  using: composite\n  steps:\n")
+	// A release tag runs the release binary, verified against the release's
+	// checksums.txt; any other ref (a branch, a SHA) builds from source.
+	fmt.Fprintf(&b, `    - name: Fetch the release binary
+      id: fetch
+      shell: bash
+      env:
+        GITOPS_ACTIONS_REF: ${{ github.action_ref }}
+        GITOPS_ACTIONS_NAME: %s
+      run: |
+%s`, a.Name, indent(fetchScript, "        "))
 	fmt.Fprintf(&b, `    - name: Set up Go
+      if: steps.fetch.outputs.found != 'true'
       uses: %s
       with:
         go-version-file: ${{ github.action_path }}/../../go.mod
@@ -50,7 +61,8 @@ func ActionYAML(a *Action) []byte {
 `, SetupGo)
 	// The binary is built from this action's own checkout, so the code that
 	// runs is the code at the ref the caller pinned.
-	fmt.Fprintf(&b, `    - name: Build %[1]s
+	fmt.Fprintf(&b, `    - name: Build %[1]s from source
+      if: steps.fetch.outputs.found != 'true'
       shell: bash
       env:
         GOEXPERIMENT: jsonv2
@@ -70,3 +82,60 @@ func ActionYAML(a *Action) []byte {
 func envName(input string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, " ", "_"))
 }
+
+func indent(text, prefix string) string {
+	var b strings.Builder
+	for _, l := range strings.SplitAfter(text, "\n") {
+		if l == "" {
+			continue
+		}
+		if l != "\n" {
+			b.WriteString(prefix)
+		}
+		b.WriteString(l)
+	}
+	return b.String()
+}
+
+// DefaultReleaseURL is where release binaries are downloaded from unless
+// GITOPS_ACTIONS_RELEASE_URL says otherwise (a mirror, or a test server).
+const DefaultReleaseURL = "https://github.com/gitops-actions/gitops-actions/releases/download"
+
+// fetchScript downloads <name>_<os>_<arch> and checksums.txt of the release
+// named by the action's ref and verifies the SHA-256 before use. A missing
+// asset falls back to a source build; a checksum mismatch never does.
+const fetchScript = `set -euo pipefail
+name="$GITOPS_ACTIONS_NAME"
+dest="$RUNNER_TEMP/gitops-actions"
+mkdir -p "$dest"
+found() { echo "found=$1" >> "$GITHUB_OUTPUT"; exit 0; }
+ref="${GITOPS_ACTIONS_REF:-}"
+if [ -z "$ref" ]; then
+  # Called by path (a reusable workflow's own checkout): a release tag at HEAD counts.
+  ref="$(git -C "$GITHUB_ACTION_PATH" tag --points-at HEAD 2>/dev/null | grep -E '^v[0-9]+\.[0-9]+\.[0-9]+$' | head -n 1 || true)"
+fi
+if ! [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
+  echo "gitops-actions ref '${ref:-none}' is not a release tag: building $name from source"
+  found false
+fi
+case "${RUNNER_OS:-Linux}" in Linux) os=linux ;; macOS) os=darwin ;; *) echo "no release binary for ${RUNNER_OS}: building from source"; found false ;; esac
+case "${RUNNER_ARCH:-X64}" in X64) arch=amd64 ;; ARM64) arch=arm64 ;; *) echo "no release binary for ${RUNNER_ARCH}: building from source"; found false ;; esac
+asset="${name}_${os}_${arch}"
+base="${GITOPS_ACTIONS_RELEASE_URL:-` + DefaultReleaseURL + `}/$ref"
+if ! curl -fsSL --retry 3 -o "$dest/checksums.txt" "$base/checksums.txt" ||
+  ! curl -fsSL --retry 3 -o "$dest/$asset" "$base/$asset"; then
+  echo "release $ref has no $asset: building $name from source"
+  found false
+fi
+want="$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1 }' "$dest/checksums.txt")"
+if command -v sha256sum >/dev/null; then got="$(sha256sum "$dest/$asset" | cut -d' ' -f1)"; else got="$(shasum -a 256 "$dest/$asset" | cut -d' ' -f1)"; fi
+if [ -z "$want" ] || [ "$want" != "$got" ]; then
+  rm -f "$dest/$asset"
+  echo "::error title=gitops-actions checksum mismatch::$asset of release $ref has SHA-256 $got but checksums.txt says '${want:-nothing}'; refusing to run it"
+  exit 1
+fi
+chmod +x "$dest/$asset"
+mv "$dest/$asset" "$dest/$name"
+echo "verified $asset of $ref (sha256 $got)"
+found true
+`

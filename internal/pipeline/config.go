@@ -14,6 +14,7 @@ type Config struct {
 	BaseImage        string
 	ConfigRepository string
 	ConfigPath       string
+	ConfigImage      string
 	Token            string
 	DBRepository     []string
 	CacheDir         string
@@ -21,7 +22,7 @@ type Config struct {
 
 // ParseConfig turns inputs into a Config; it does no I/O.
 func ParseConfig(in *action.Inputs) (Config, error) {
-	return Config{
+	c := Config{
 		CodePath:         in.String("code-path"),
 		GoMain:           in.String("go-main"),
 		Image:            in.String("image"),
@@ -30,8 +31,16 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		BaseImage:        in.String("base-image"),
 		ConfigRepository: in.String("config-repository"),
 		ConfigPath:       in.String("config-path"),
+		ConfigImage:      in.String("config-image"),
 		Token:            in.Secret("token"),
 		DBRepository:     in.List("db-repository"),
 		CacheDir:         in.String("cache-dir"),
-	}, nil
+	}
+	if c.CodePath == "" {
+		in.Fail("code-path", "is required")
+	}
+	if c.ConfigImage == "" {
+		in.Fail("config-image", "is required")
+	}
+	return c, nil
 }
