@@ -14,6 +14,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 // packagesAPI is the part of GitHub's REST API the ghcr provider uses, for
@@ -146,9 +148,11 @@ func withAttestation(tb testing.TB, idx v1.ImageIndex, created time.Time) (v1.Im
 }
 
 func TestGHCRProvider(t *testing.T) {
-	reg := httptest.NewServer(quietRegistry())
-	t.Cleanup(reg.Close)
-	repo := strings.TrimPrefix(reg.URL, "http://") + "/acme/app"
+	// The versions the API lists are manifests in a real registry, so
+	// what a kept tag reaches is read for real.
+	reg := testenv.StartRegistry(t, "acme-bot", "registry-pw")
+	opts := reg.Options()
+	repo := reg.Ref("acme/app")
 	now := time.Now()
 	day := 24 * time.Hour
 	old := now.Add(-30 * day)
@@ -157,7 +161,7 @@ func TestGHCRProvider(t *testing.T) {
 	// A tagged multi-arch index: GHCR lists its children (and its
 	// attestation manifest) as untagged versions of their own.
 	idx, att := withAttestation(t, indexAt(t, old), old)
-	v1d := push(t, repo+":v1", idx)
+	v1d := push(t, repo+":v1", idx, opts...)
 	api.add(v1d, old, "v1")
 	im, _ := idx.IndexManifest()
 	var protectedWant []string
@@ -166,7 +170,7 @@ func TestGHCRProvider(t *testing.T) {
 		protectedWant = append(protectedWant, m.Digest.String())
 	}
 	sb := sbomFor(t, descOf(t, idx))
-	sbom := push(t, repo+"@"+mustDigest(t, sb), sb)
+	sbom := push(t, repo+"@"+mustDigest(t, sb), sb, opts...)
 	api.add(sbom, old)
 	protectedWant = append(protectedWant, sbom)
 	slices.Sort(protectedWant)
@@ -174,12 +178,12 @@ func TestGHCRProvider(t *testing.T) {
 		t.Fatal("attestation manifest not in the index")
 	}
 
-	pr1 := push(t, repo+":pr-1", imageAt(t, old))
+	pr1 := push(t, repo+":pr-1", imageAt(t, old), opts...)
 	pr1ID := api.add(pr1, old, "pr-1")
-	pr2 := push(t, repo+":pr-2", imageAt(t, now.Add(-time.Hour)))
+	pr2 := push(t, repo+":pr-2", imageAt(t, now.Add(-time.Hour)), opts...)
 	api.add(pr2, now.Add(-time.Hour), "pr-2")
 	dimg := imageAt(t, old)
-	dangling := push(t, repo+"@"+mustDigest(t, dimg), dimg)
+	dangling := push(t, repo+"@"+mustDigest(t, dimg), dimg, opts...)
 	wantIDs := []int64{pr1ID, api.add(dangling, old)}
 	// Enough old untagged versions for a second page.
 	for i := range 120 {
@@ -189,7 +193,7 @@ func TestGHCRProvider(t *testing.T) {
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 
-	args := []string{"--repository", repo, "--provider", "ghcr", "--github-api-url", srv.URL, "--token", api.token, "--tag-filter", "^pr-", "--older-than", "7d"}
+	args := []string{"--repository", repo, "--provider", "ghcr", "--github-api-url", srv.URL, "--token", api.token, "--registry-username", reg.Username, "--registry-password", reg.Password, "--tag-filter", "^pr-", "--older-than", "7d"}
 	dry := runPrune(t, append(args, "--dry-run")...)
 	if dry.code != 0 {
 		t.Fatalf("dry run exit %d: %s", dry.code, dry.stderr)
@@ -234,7 +238,7 @@ func TestGHCRProvider(t *testing.T) {
 	if !slices.Equal(digestsOf(dry.report.Planned), digestsOf(res.report.Deleted)) {
 		t.Errorf("dry run planned %d, the run deleted %d different ones", len(dry.report.Planned), len(res.report.Deleted))
 	}
-	pullsCompletely(t, repo+":v1")
-	pullsCompletely(t, repo+":pr-2")
-	referrersInclude(t, repo+"@"+v1d, sbom)
+	pullsCompletely(t, repo+":v1", opts...)
+	pullsCompletely(t, repo+":pr-2", opts...)
+	referrersInclude(t, repo+"@"+v1d, sbom, opts...)
 }
