@@ -1,8 +1,10 @@
 package prune
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -21,7 +23,7 @@ import (
 // tags/list carries the "manifest" map (every digest, tagged or not, with
 // tag, mediaType, timeCreatedMs, timeUploadedMs, imageSizeBytes), and a
 // DELETE of a digest that still has tags is refused, so a client must
-// untag first (as documented for gcr.io and Artifact Registry).
+// untag first, as is a DELETE of a manifest an index still lists.
 type gcrFront struct {
 	next http.Handler
 
@@ -33,6 +35,7 @@ type gcrFront struct {
 }
 
 type gcrEntry struct {
+	children  []string // an index's manifests
 	tags      []string
 	mediaType string
 	uploaded  time.Time
@@ -62,6 +65,10 @@ func (f *gcrFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	isDigest := strings.HasPrefix(ref, "sha256:")
 	switch r.Method {
 	case http.MethodPut:
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var doc manifestDoc
+		json.Unmarshal(body, &doc)
 		sw := &statusWriter{ResponseWriter: w, status: 200}
 		f.next.ServeHTTP(sw, r)
 		if sw.status != http.StatusCreated {
@@ -73,6 +80,9 @@ func (f *gcrFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e := f.entries[d]
 		if e == nil {
 			e = &gcrEntry{mediaType: r.Header.Get("Content-Type"), uploaded: time.Now()}
+			for _, c := range doc.Manifests {
+				e.children = append(e.children, c.Digest)
+			}
 			f.entries[d] = e
 		}
 		if !isDigest {
@@ -91,6 +101,15 @@ func (f *gcrFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(http.StatusBadRequest)
 				fmt.Fprintf(w, `{"errors":[{"code":"GOOGLE_MANIFEST_DANGLING_TAG","message":"Manifest is still referenced by tag: %s"}]}`, e.tags[0])
 				return
+			}
+			for parent, e := range f.entries {
+				if slices.Contains(e.children, ref) {
+					f.refusedDL = append(f.refusedDL, ref)
+					f.mu.Unlock()
+					w.WriteHeader(http.StatusBadRequest)
+					fmt.Fprintf(w, `{"errors":[{"code":"GOOGLE_MANIFEST_DANGLING_PARENT_IMAGE","message":"Manifest is still referenced by parent image: %s"}]}`, parent)
+					return
+				}
 			}
 			delete(f.entries, ref)
 		} else {
@@ -147,6 +166,11 @@ func TestGoogleProvider(t *testing.T) {
 	push(t, repo+":pr-3", idx)
 	im, _ := idx.IndexManifest()
 	sbom := push(t, repo+"@"+mustDigest(t, sbomFor(t, descOf(t, idx))), sbomFor(t, descOf(t, idx)))
+	// An old pr index: it and its untagged children all go, the index
+	// first, since Google refuses to delete a child its index still lists.
+	oldIdx := indexAt(t, now.Add(-25*day))
+	prIdx := push(t, repo+":pr-idx", oldIdx)
+	oim, _ := oldIdx.IndexManifest()
 	pr1 := push(t, repo+":pr-1", imageAt(t, now.Add(-20*day)))
 	pr2 := push(t, repo+":pr-2", imageAt(t, now.Add(-15*day)))
 	pr4 := push(t, repo+":pr-4", imageAt(t, now.Add(-2*day)))
@@ -156,7 +180,8 @@ func TestGoogleProvider(t *testing.T) {
 	young := push(t, repo+"@"+mustDigest(t, youngImg), youngImg)
 	front.mu.Lock()
 	for d, c := range map[string]time.Time{v1d: now.Add(-30 * day), sbom: now.Add(-30 * day), pr1: now.Add(-20 * day), pr2: now.Add(-15 * day), pr4: now.Add(-2 * day), dangling: now.Add(-40 * day), young: now.Add(-1 * day),
-		im.Manifests[0].Digest.String(): now.Add(-30 * day), im.Manifests[1].Digest.String(): now.Add(-30 * day)} {
+		im.Manifests[0].Digest.String(): now.Add(-30 * day), im.Manifests[1].Digest.String(): now.Add(-30 * day),
+		prIdx: now.Add(-25 * day), oim.Manifests[0].Digest.String(): now.Add(-25 * day), oim.Manifests[1].Digest.String(): now.Add(-25 * day)} {
 		front.created[d] = c
 	}
 	front.mu.Unlock()
@@ -176,7 +201,7 @@ func TestGoogleProvider(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	wantGone := []string{pr1, pr2, dangling}
+	wantGone := []string{pr1, pr2, dangling, prIdx, oim.Manifests[0].Digest.String(), oim.Manifests[1].Digest.String()}
 	slices.Sort(wantGone)
 	var manifestsGone []string
 	for _, d := range res.report.Deleted {
@@ -198,9 +223,9 @@ func TestGoogleProvider(t *testing.T) {
 	refused := slices.Clone(front.refusedDL)
 	front.mu.Unlock()
 	if len(refused) > 0 {
-		t.Errorf("digests deleted while still tagged: %v", refused)
+		t.Errorf("deletes Google would refuse (digest still tagged or listed by an index): %v", refused)
 	}
-	wantDeletes := []string{"pr-1", "pr-2", "pr-3", pr1, pr2, dangling}
+	wantDeletes := append([]string{"pr-1", "pr-2", "pr-3", "pr-idx"}, wantGone...)
 	slices.Sort(wantDeletes)
 	slices.Sort(deletes)
 	if !slices.Equal(deletes, wantDeletes) {
@@ -221,8 +246,8 @@ func TestGoogleProvider(t *testing.T) {
 	pullsCompletely(t, repo+":pr-4")
 	pullsCompletely(t, repo+"@"+young)
 	referrersInclude(t, repo+"@"+v1d, sbom)
-	if res.report.Outputs["deleted"] != "4" || res.report.Outputs["protected"] != "3" {
-		t.Errorf("outputs %v, want deleted=4 (3 manifests + 1 untag) protected=3", res.report.Outputs)
+	if res.report.Outputs["deleted"] != "7" || res.report.Outputs["protected"] != "3" {
+		t.Errorf("outputs %v, want deleted=7 (6 manifests + 1 untag) protected=3", res.report.Outputs)
 	}
 }
 

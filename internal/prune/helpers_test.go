@@ -40,6 +40,7 @@ type pruneReport struct {
 type result struct {
 	code           int
 	stdout, stderr string
+	summary        string // the step summary markdown
 	report         pruneReport
 }
 
@@ -52,6 +53,9 @@ func runPrune(t *testing.T, args ...string) result {
 	env := map[string]string{"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md")}
 	code := Main(context.Background(), append([]string{"prune-images", "--report-file", rep}, args...), func(k string) string { return env[k] }, &out, &errb)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
+	if md, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"]); err == nil {
+		r.summary = string(md)
+	}
 	raw, err := os.ReadFile(rep)
 	if err != nil {
 		t.Fatalf("no report (exit %d, stderr %s): %v", code, r.stderr, err)

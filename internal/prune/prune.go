@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/google"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 )
@@ -167,7 +168,7 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Prov
 }
 
 // registryAuth: the given user and password, a GitHub token for ghcr, else
-// the Docker config keychain.
+// the Docker config keychain (and Google's for the google provider).
 func registryAuth(cfg Config, t target) (authn.Authenticator, error) {
 	if cfg.RegistryUsername != "" {
 		return authn.FromConfig(authn.AuthConfig{Username: cfg.RegistryUsername, Password: cfg.RegistryPassword}), nil
@@ -175,7 +176,12 @@ func registryAuth(cfg Config, t target) (authn.Authenticator, error) {
 	if t.kind == "ghcr" && cfg.Token != "" {
 		return authn.FromConfig(authn.AuthConfig{Username: "token", Password: cfg.Token}), nil
 	}
-	a, err := authn.DefaultKeychain.Resolve(t.ref)
+	var kc authn.Keychain = authn.DefaultKeychain
+	if t.kind == "google" {
+		// gcloud's credentials or the workload identity of the runner.
+		kc = authn.NewMultiKeychain(authn.DefaultKeychain, google.Keychain)
+	}
+	a, err := kc.Resolve(t.ref)
 	if err != nil {
 		return nil, fmt.Errorf("reading Docker credentials for %q: %w", t.ref, err)
 	}

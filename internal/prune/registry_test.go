@@ -87,6 +87,11 @@ func testRegistry(t *testing.T, reg *testenv.Registry) {
 		t.Errorf("the plan does not say pr-3 is protected by v1.0.0:\n%s", res.stdout)
 	}
 
+	if !strings.Contains(res.summary, "| protected | "+repo+" | `"+v1d[:19]+"` | pr-3, v1.0.0 | protected by `v1.0.0`") ||
+		!strings.Contains(res.summary, "| deleted | "+repo+" | `"+pr1[:19]+"` | pr-1 |") {
+		t.Errorf("step summary lacks the protected pr-3 or the deleted pr-1:\n%s", res.summary)
+	}
+
 	after := listTags(t, repo, opts...)
 	for _, gone := range []string{"pr-1", "pr-2", "sha256-" + strings.TrimPrefix(pr1, "sha256:") + ".sig"} {
 		if slices.Contains(after, gone) {
