@@ -1,13 +1,13 @@
 package prune
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,20 +19,22 @@ import (
 )
 
 // packagesAPI is the part of GitHub's REST API the ghcr provider uses, for
-// one organisation's container package: GET /users/{owner},
+// one organisation's container package, served by the harness's GitHub
+// fake (which asserts token, routes and counts): GET /users/{owner},
 // GET /orgs/{org}/packages/container/{pkg}/versions (paged by per_page and
-// page, with a Link header), DELETE .../versions/{id}. It throttles once
-// each way GitHub does: 429 with Retry-After on the first delete, and a
-// 403 secondary rate limit on the first read of page 2.
+// page), DELETE .../versions/{id}. A front adds what the fake's handlers
+// cannot: the Link header of paging, and throttling once each way GitHub
+// does: 429 with Retry-After on the first delete, and a 403 secondary rate
+// limit on the first read of page 2.
 type packagesAPI struct {
-	t           *testing.T
-	org, pkg    string
-	token       string
+	org, pkg, token string
+	gh              *testenv.GitHubAPI
+	versionsPath    string
+
 	mu          sync.Mutex
 	versions    []ghVersion
 	pages       []int
 	deletedIDs  []int64
-	unexpected  []string
 	throttled   map[string]time.Time
 	firstDelete string
 	gaps        map[string]time.Duration
@@ -52,7 +54,101 @@ type ghVersion struct {
 	} `json:"metadata"`
 }
 
-func (a *packagesAPI) throttle(w http.ResponseWriter, key string, status int, body string) bool {
+func startPackagesAPI(t *testing.T, org, pkg, token string) (*packagesAPI, string) {
+	a := &packagesAPI{org: org, pkg: pkg, token: token, gh: testenv.StartGitHubAPI(t),
+		versionsPath: fmt.Sprintf("/orgs/%s/packages/container/%s/versions", org, pkg),
+		throttled:    map[string]time.Time{}, gaps: map[string]time.Duration{}}
+	a.gh.RequireToken(token)
+	a.gh.Handle("GET", "/users/{owner}", func(r *testenv.Request) (int, any) {
+		if r.PathValue("owner") != org {
+			return http.StatusNotFound, map[string]string{"message": "Not Found"}
+		}
+		return http.StatusOK, map[string]any{"login": org, "id": 1, "type": "Organization"}
+	})
+	a.gh.Handle("GET", a.versionsPath, func(r *testenv.Request) (int, any) {
+		per, page := paging(r.Query)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		a.pages = append(a.pages, page)
+		live := a.live()
+		lo := min((page-1)*per, len(live))
+		return http.StatusOK, live[lo:min(lo+per, len(live))]
+	})
+	a.gh.Handle("DELETE", a.versionsPath+"/{id}", func(r *testenv.Request) (int, any) {
+		id, _ := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !slices.ContainsFunc(a.live(), func(v ghVersion) bool { return v.ID == id }) {
+			return http.StatusNotFound, map[string]string{"message": "Package version not found."}
+		}
+		a.deletedIDs = append(a.deletedIDs, id)
+		return http.StatusNoContent, nil
+	})
+	target, _ := url.Parse(a.gh.URL)
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.Request.Method != http.MethodGet || resp.Request.URL.Path != a.versionsPath {
+			return nil
+		}
+		per, page := paging(resp.Request.URL.Query())
+		a.mu.Lock()
+		more := page*per < len(a.live())
+		a.mu.Unlock()
+		if more {
+			resp.Header.Set("Link", fmt.Sprintf(`<%s%s?page=%d&per_page=%d&state=active>; rel="next"`, frontURL(resp.Request), a.versionsPath, page+1, per))
+		}
+		return nil
+	}
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if a.throttle(w, r) {
+			return
+		}
+		r.Header.Set("X-Front-Host", r.Host)
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	return a, front.URL
+}
+
+func frontURL(r *http.Request) string { return "http://" + r.Header.Get("X-Front-Host") }
+
+func paging(q url.Values) (per, page int) {
+	per, _ = strconv.Atoi(q.Get("per_page"))
+	page, _ = strconv.Atoi(q.Get("page"))
+	if per < 1 || per > 100 {
+		per = 30
+	}
+	return per, max(page, 1)
+}
+
+// live is the versions not deleted; a.mu is held.
+func (a *packagesAPI) live() []ghVersion {
+	return slices.DeleteFunc(slices.Clone(a.versions), func(v ghVersion) bool { return slices.Contains(a.deletedIDs, v.ID) })
+}
+
+// throttle answers the first delete with 429 and the first read of page 2
+// with GitHub's secondary rate limit, both with Retry-After: 1, and
+// records how long the client waited before sending the same request again.
+func (a *packagesAPI) throttle(w http.ResponseWriter, r *http.Request) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var key, body string
+	status := http.StatusTooManyRequests
+	switch {
+	case r.Method == http.MethodDelete:
+		if a.firstDelete == "" {
+			a.firstDelete = r.URL.Path
+		}
+		if r.URL.Path != a.firstDelete {
+			return false
+		}
+		key, body = "delete", `{"message":"rate limited"}`
+	case r.Method == http.MethodGet && r.URL.Path == a.versionsPath && r.URL.Query().Get("page") == "2":
+		key, status = "page2", http.StatusForbidden
+		body = `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits"}`
+	default:
+		return false
+	}
 	if at, ok := a.throttled[key]; ok {
 		if _, seen := a.gaps[key]; !seen {
 			a.gaps[key] = time.Since(at)
@@ -60,63 +156,11 @@ func (a *packagesAPI) throttle(w http.ResponseWriter, key string, status int, bo
 		return false
 	}
 	a.throttled[key] = time.Now()
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Retry-After", "1")
 	w.WriteHeader(status)
 	fmt.Fprint(w, body)
 	return true
-}
-
-func (a *packagesAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if r.Header.Get("Authorization") != "Bearer "+a.token {
-		w.WriteHeader(http.StatusUnauthorized)
-		fmt.Fprint(w, `{"message":"Bad credentials"}`)
-		return
-	}
-	versionsPath := fmt.Sprintf("/orgs/%s/packages/container/%s/versions", a.org, a.pkg)
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/users/"+a.org:
-		fmt.Fprintf(w, `{"login":%q,"id":1,"type":"Organization"}`, a.org)
-	case r.Method == http.MethodGet && r.URL.Path == versionsPath:
-		q := r.URL.Query()
-		per, _ := strconv.Atoi(q.Get("per_page"))
-		page, _ := strconv.Atoi(q.Get("page"))
-		if per < 1 || per > 100 {
-			per = 30
-		}
-		page = max(page, 1)
-		if page == 2 && a.throttle(w, "page2", http.StatusForbidden, `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/resources-in-the-rest-api#secondary-rate-limits"}`) {
-			return
-		}
-		a.pages = append(a.pages, page)
-		live := slices.DeleteFunc(slices.Clone(a.versions), func(v ghVersion) bool { return slices.Contains(a.deletedIDs, v.ID) })
-		lo := min((page-1)*per, len(live))
-		hi := min(lo+per, len(live))
-		if hi < len(live) {
-			w.Header().Set("Link", fmt.Sprintf(`<http://%s%s?page=%d&per_page=%d&state=active>; rel="next"`, r.Host, versionsPath, page+1, per))
-		}
-		json.NewEncoder(w).Encode(live[lo:hi])
-	case r.Method == http.MethodDelete && strings.HasPrefix(r.URL.Path, versionsPath+"/"):
-		if a.firstDelete == "" {
-			a.firstDelete = r.URL.Path
-		}
-		if r.URL.Path == a.firstDelete && a.throttle(w, "delete", http.StatusTooManyRequests, `{"message":"rate limited"}`) {
-			return
-		}
-		id, _ := strconv.ParseInt(strings.TrimPrefix(r.URL.Path, versionsPath+"/"), 10, 64)
-		if !slices.ContainsFunc(a.versions, func(v ghVersion) bool { return v.ID == id }) || slices.Contains(a.deletedIDs, id) {
-			a.unexpected = append(a.unexpected, r.Method+" "+r.URL.Path)
-			w.WriteHeader(http.StatusNotFound)
-			return
-		}
-		a.deletedIDs = append(a.deletedIDs, id)
-		w.WriteHeader(http.StatusNoContent)
-	default:
-		a.unexpected = append(a.unexpected, r.Method+" "+r.URL.String())
-		w.WriteHeader(http.StatusNotFound)
-	}
 }
 
 func (a *packagesAPI) add(digest string, created time.Time, tags ...string) int64 {
@@ -157,7 +201,7 @@ func TestGHCRProvider(t *testing.T) {
 	day := 24 * time.Hour
 	old := now.Add(-30 * day)
 
-	api := &packagesAPI{t: t, org: "acme", pkg: "app", token: "ghp_secret", throttled: map[string]time.Time{}, gaps: map[string]time.Duration{}}
+	api, apiURL := startPackagesAPI(t, "acme", "app", "ghp_secret")
 	// A tagged multi-arch index: GHCR lists its children (and its
 	// attestation manifest) as untagged versions of their own.
 	idx, att := withAttestation(t, indexAt(t, old), old)
@@ -190,10 +234,11 @@ func TestGHCRProvider(t *testing.T) {
 		wantIDs = append(wantIDs, api.add(fakeDigest(fmt.Sprint("old-", i)), old))
 	}
 	slices.Sort(wantIDs)
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
+	// Two listings of two pages each, one delete per planned version.
+	api.gh.Expect("GET", api.versionsPath, 4)
+	api.gh.Expect("DELETE", api.versionsPath+"/{id}", len(wantIDs))
 
-	args := []string{"--repository", repo, "--provider", "ghcr", "--github-api-url", srv.URL, "--token", api.token, "--registry-username", reg.Username, "--registry-password", reg.Password, "--tag-filter", "^pr-", "--older-than", "7d"}
+	args := []string{"--repository", repo, "--provider", "ghcr", "--github-api-url", apiURL, "--token", api.token, "--registry-username", reg.Username, "--registry-password", reg.Password, "--tag-filter", "^pr-", "--older-than", "7d"}
 	dry := runPrune(t, append(args, "--dry-run")...)
 	if dry.code != 0 {
 		t.Fatalf("dry run exit %d: %s", dry.code, dry.stderr)
@@ -209,14 +254,11 @@ func TestGHCRProvider(t *testing.T) {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	api.mu.Lock()
-	got, pages, gaps, unexpected := slices.Clone(api.deletedIDs), slices.Clone(api.pages), api.gaps, api.unexpected
+	got, pages, gaps := slices.Clone(api.deletedIDs), slices.Clone(api.pages), api.gaps
 	api.mu.Unlock()
 	slices.Sort(got)
 	if !slices.Equal(got, wantIDs) {
 		t.Errorf("deleted version IDs %v,\nwant %v", got, wantIDs)
-	}
-	if len(unexpected) > 0 {
-		t.Errorf("requests no plan called for: %v", unexpected)
 	}
 	if !slices.Equal(pages, []int{1, 2, 1, 2}) {
 		t.Errorf("pages read %v, want 1 and 2 in each run", pages)

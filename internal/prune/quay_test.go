@@ -12,7 +12,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
 )
 
 // quayAPI is Quay's REST API for one repository's tags, as documented:
