@@ -3,6 +3,7 @@
 //
 //	prunebench seed -repo HOST/NAME -n 500 -digests FILE
 //	prunebench bare -repo HOST/NAME -digests FILE -concurrency 8
+//	prunebench port    (prints a free loopback port)
 package main
 
 import (
@@ -10,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -27,7 +29,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: prunebench seed|bare [flags]")
+		fmt.Fprintln(os.Stderr, "usage: prunebench seed|bare|port [flags]")
 		os.Exit(2)
 	}
 	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
@@ -42,6 +44,8 @@ func main() {
 		err = seed(*repo, *n, *conc, *digests)
 	case "bare":
 		err = bare(*repo, *digests, *conc)
+	case "port":
+		err = freePort()
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -49,6 +53,16 @@ func main() {
 		fmt.Fprintln(os.Stderr, "prunebench:", err)
 		os.Exit(1)
 	}
+}
+
+func freePort() error {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Println(l.Addr().(*net.TCPAddr).Port)
+	return nil
 }
 
 // seed pushes one kept 2-platform index (v1) and n images tagged pr-0 ...
