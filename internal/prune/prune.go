@@ -45,6 +45,13 @@ func providerFor(host string) string {
 // targets checks every repository and credential before any request, so
 // bad input stops the run with nothing done.
 func targets(cfg Config) ([]target, error) {
+	if (cfg.RegistryUsername == "") != (cfg.RegistryPassword == "") {
+		missing := "registry-password"
+		if cfg.RegistryUsername == "" {
+			missing = "registry-username"
+		}
+		return nil, action.Usage(missing, "registry-username and registry-password go together; %s is missing", missing)
+	}
 	var out []target
 	for _, r := range cfg.Repositories {
 		ref, err := name.NewRepository(r, name.StrictValidation)
@@ -70,13 +77,6 @@ func targets(cfg Config) ([]target, error) {
 			if !strings.Contains(ref.RepositoryStr(), "/") {
 				return nil, action.Usage("repository", "%q: a quay repository is HOST/NAMESPACE/REPOSITORY", r)
 			}
-		}
-		if (cfg.RegistryUsername == "") != (cfg.RegistryPassword == "") {
-			missing := "registry-password"
-			if cfg.RegistryUsername == "" {
-				missing = "registry-username"
-			}
-			return nil, action.Usage(missing, "registry-username and registry-password go together; %s is missing", missing)
 		}
 		out = append(out, target{ref: ref, kind: kind})
 	}
