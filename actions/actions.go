@@ -9,4 +9,4 @@ import _ "embed"
 //go:embed actions.yaml
 var Manifest []byte
 
-//go:generate go run ../internal/manifest/gen -manifest actions.yaml -out .
+//go:generate go run ../internal/manifest/gen -manifest actions.yaml -out . -readme ../README.md

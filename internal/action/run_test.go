@@ -14,10 +14,10 @@ import (
 )
 
 type runResult struct {
-	code           int
-	stdout, stderr string
+	code            int
+	stdout, stderr  string
 	output, summary string
-	report         map[string]any
+	report          map[string]any
 }
 
 func runTest(t *testing.T, args []string, env map[string]string, exec func(context.Context, *Context, parsed) error) runResult {

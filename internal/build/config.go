@@ -1,7 +1,13 @@
 package build
 
 import (
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/imagetag"
 )
 
 // Config is the build action's parsed inputs.
@@ -25,6 +31,12 @@ type Config struct {
 	LintOnly           bool
 	InsecureRegistries []string
 	LocalOutput        string
+
+	// Parsed forms of the inputs above.
+	platforms []v1.Platform
+	rules     []imagetag.Rule
+	buildArgs map[string]string
+	labels    map[string]string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -53,5 +65,54 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Image == "" && !c.LintOnly && (c.Push || c.LocalOutput == "") {
 		in.Fail("image", "is required to push (set image, or push: false with local-output)")
 	}
+	if c.Image != "" {
+		if _, err := name.NewRepository(c.Image); err != nil {
+			in.Fail("image", "%q is not an image repository (want e.g. ghcr.io/acme/api, without tag): %v", c.Image, err)
+		}
+	}
+	if c.Context == "" {
+		c.Context = "."
+	}
+	if c.Dockerfile == "" {
+		c.Dockerfile = "Dockerfile"
+	}
+	if len(c.Platforms) == 0 {
+		c.Platforms = []string{"linux/amd64"}
+	}
+	for _, p := range c.Platforms {
+		pl, err := v1.ParsePlatform(p)
+		if err != nil || pl.OS == "" || pl.Architecture == "" || strings.Count(p, "/") < 1 {
+			in.Fail("platforms", "%q is not os/arch[/variant], e.g. linux/arm64", p)
+			continue
+		}
+		c.platforms = append(c.platforms, *pl)
+	}
+	rules, err := imagetag.ParseRules(c.Tags)
+	if err != nil {
+		in.Fail("tags", "%v", err)
+	}
+	c.rules = rules
+	c.buildArgs = pairs(in, "build-args", c.BuildArgs)
+	c.labels = pairs(in, "labels", c.Labels)
+	if c.Builder == "go" && c.GoMain == "" {
+		in.Fail("go-main", "is required with builder go (the main package, e.g. ./cmd/server)")
+	}
+	if (c.RegistryUsername == "") != (c.RegistryPassword == "") {
+		in.Fail("registry-password", "registry-username and registry-password go together (give both, or neither to use the Docker config)")
+	}
 	return c, nil
+}
+
+// pairs reads K=V items.
+func pairs(in *action.Inputs, input string, items []string) map[string]string {
+	m := map[string]string{}
+	for _, it := range items {
+		k, v, ok := strings.Cut(it, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			in.Fail(input, "%q is not KEY=VALUE", it)
+			continue
+		}
+		m[strings.TrimSpace(k)] = v
+	}
+	return m
 }

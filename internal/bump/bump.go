@@ -2,9 +2,20 @@ package bump
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/yamledit"
 )
 
 // Main runs the bump-manifest action and returns its exit code.
@@ -13,8 +24,221 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	return action.Run(ctx, "bump-manifest", env, ParseConfig, run)
 }
 
+// Backoff between push attempts: full jitter over an exponential window,
+// so that many pipelines racing for one branch spread out.
+var (
+	backoffBase = 100 * time.Millisecond
+	backoffCap  = 3 * time.Second
+)
+
+func backoff(ctx context.Context, attempt int) error {
+	window := min(backoffCap, backoffBase<<min(attempt, 16))
+	d := window/2 + rand.N(window/2+1)
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// edit is the outcome of editing the working tree once.
+type edit struct {
+	files   []string
+	changes []Change
+	skips   []Skip
+	found   int
+}
+
 func run(ctx context.Context, c *action.Context, cfg Config) error {
-	c.Logf("bump-manifest: repository=%s image=%s tag=%s mode=%s", cfg.Repository, cfg.Image, cfg.Tag, cfg.Mode)
-	c.SetOutput("changed", "false")
-	return nil
+	url, err := gitrepo.ResolveURL(cfg.Repository, c.Getenv("GITHUB_SERVER_URL"))
+	if err != nil {
+		return action.UsageErr("repository", err)
+	}
+	editor, err := NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade})
+	if err != nil {
+		return action.UsageErr("image", err)
+	}
+	var gh *github
+	if cfg.Mode == "pull-request" {
+		if gh, err = newGitHub(cfg, c); err != nil {
+			return err
+		}
+	}
+	dir, err := os.MkdirTemp("", "bump-manifest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	c.Logf("cloning %s", url)
+	repo, err := gitrepo.Clone(ctx, url, filepath.Join(dir, "repo"), gitrepo.Options{Token: cfg.Token, Branch: cfg.Branch, Getenv: c.Getenv})
+	if err != nil {
+		return action.External(fmt.Errorf("clone %q: %w", url, err))
+	}
+	c.SetOutput("pull-request-operation", "none")
+	for attempt := 1; ; attempt++ {
+		ed, err := applyEdit(ctx, c, repo, cfg, editor)
+		if err != nil {
+			return err
+		}
+		c.SetReportData("changes", ed.changes)
+		c.SetReportData("skipped", ed.skips)
+		if ed.found == 0 {
+			if !cfg.AllowMissing {
+				return action.Blocking(fmt.Errorf("image %q not found under paths %q (set allow-missing to accept)", cfg.Image, strings.Join(cfg.Paths, ",")))
+			}
+			c.Warnf("image %q not found under paths %q", cfg.Image, strings.Join(cfg.Paths, ","))
+		}
+		setChangeOutputs(c, ed)
+		if len(ed.changes) == 0 {
+			c.Logf("nothing to change: %s is already at the wanted tag and digest", cfg.Image)
+			return nil
+		}
+		for _, ch := range ed.changes {
+			c.Logf("%s:%d: %s → %s", ch.File, ch.Line, ch.Old, ch.New)
+		}
+		msg := newMessage(c, cfg, ed)
+		if cfg.DryRun {
+			c.Logf("dry run: not committing")
+			return nil
+		}
+		text, err := render(cfg.commitTmpl, msg)
+		if err != nil {
+			return action.UsageErr("commit-message", err)
+		}
+		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
+		if err != nil {
+			return action.External(fmt.Errorf("commit: %w", err))
+		}
+		if cfg.Mode == "pull-request" {
+			return openPullRequest(ctx, c, cfg, gh, repo, msg, sha)
+		}
+		err = repo.Push(ctx, repo.Branch, false)
+		if err == nil {
+			c.SetOutput("commit-sha", sha)
+			c.SetReportData("attempts", attempt)
+			c.Logf("pushed %s to %s", sha, repo.Branch)
+			return nil
+		}
+		if errors.Is(err, gitrepo.ErrAuth) {
+			return action.External(fmt.Errorf("push to %q: %w", url, err))
+		}
+		if attempt >= cfg.MaxAttempts {
+			return action.External(fmt.Errorf("push to %q branch %q failed after %d attempts: %w", url, repo.Branch, attempt, err))
+		}
+		c.Logf("push attempt %d failed (%v); retrying on the new tip", attempt, errors.Unwrap(err))
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+		// Re-apply the edit on the new tip rather than rebase the old diff:
+		// the other pipeline may have changed the same lines.
+		if err := repo.Reset(ctx, repo.Branch); err != nil {
+			return action.External(fmt.Errorf("fetch %q branch %q: %w", url, repo.Branch, err))
+		}
+	}
+}
+
+// applyEdit edits every YAML file under paths in HEAD's tree and stages
+// the results, only when every edit succeeded.
+func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor) (*edit, error) {
+	tree, err := repo.Files(ctx)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("list files: %w", err))
+	}
+	byPath := map[string]gitrepo.File{}
+	all := make([]string, 0, len(tree))
+	for _, f := range tree {
+		byPath[f.Path] = f
+		all = append(all, f.Path)
+	}
+	slices.Sort(all)
+	names, err := selectFiles(all, cfg.Paths)
+	if err != nil {
+		return nil, action.UsageErr("paths", err)
+	}
+	files := make([]gitrepo.File, len(names))
+	for i, n := range names {
+		files[i] = byPath[n]
+	}
+	contents, err := repo.Read(ctx, files)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("read files: %w", err))
+	}
+	ed := &edit{}
+	var staged []int
+	outs := map[int][]byte{}
+	var bad []error
+	for i, f := range files {
+		src := contents[i]
+		if !e.Candidate(src) {
+			continue
+		}
+		res, err := e.Edit(f.Path, src)
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				return nil, err
+			}
+			var se *yamledit.SyntaxError
+			if errors.As(err, &se) && strings.Contains(string(src), "{{") {
+				continue // a Helm template, not YAML
+			}
+			c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
+			bad = append(bad, err)
+			continue
+		}
+		ed.found += res.Found
+		ed.changes = append(ed.changes, res.Changes...)
+		ed.skips = append(ed.skips, res.Skips...)
+		if len(res.Changes) > 0 {
+			ed.files = append(ed.files, f.Path)
+			staged = append(staged, i)
+			outs[i] = res.Out
+		}
+	}
+	for _, s := range ed.skips {
+		c.Warnf("%s:%d: skipped: %s", s.File, s.Line, s.Reason)
+	}
+	if len(bad) > 0 {
+		return nil, action.Blocking(fmt.Errorf("cannot edit %d file(s), nothing was pushed: %w", len(bad), errors.Join(bad...)))
+	}
+	if !cfg.DryRun {
+		for _, i := range staged {
+			if err := repo.Stage(ctx, files[i], outs[i]); err != nil {
+				return nil, action.External(fmt.Errorf("stage %q: %w", files[i].Path, err))
+			}
+		}
+	}
+	return ed, nil
+}
+
+func setChangeOutputs(c *action.Context, ed *edit) {
+	c.SetOutput("changed", fmt.Sprint(len(ed.changes) > 0))
+	c.SetOutput("files", strings.Join(ed.files, ","))
+	old, nw := "", ""
+	for _, ch := range ed.changes {
+		if old == "" {
+			old = ch.OldTag
+		}
+		if nw == "" {
+			nw = ch.NewTag
+		}
+	}
+	c.SetOutput("old-tag", old)
+	c.SetOutput("new-tag", nw)
+}
+
+func newMessage(c *action.Context, cfg Config, ed *edit) message {
+	m := message{Image: cfg.Image, NewTag: cfg.Tag, NewDigest: cfg.Digest, Files: ed.files, Changes: ed.changes,
+		SourceRepository: c.Getenv("GITHUB_REPOSITORY"), SourceSHA: c.Getenv("GITHUB_SHA")}
+	for _, ch := range ed.changes {
+		m.OldTag = cmpOr(m.OldTag, ch.OldTag)
+		m.OldDigest = cmpOr(m.OldDigest, ch.OldDigest)
+	}
+	if m.SourceRepository != "" && m.SourceSHA != "" {
+		server := cmpOr(c.Getenv("GITHUB_SERVER_URL"), "https://github.com")
+		m.SourceURL = strings.TrimRight(server, "/") + "/" + m.SourceRepository + "/commit/" + m.SourceSHA
+	}
+	return m
 }

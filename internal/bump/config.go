@@ -1,6 +1,8 @@
 package bump
 
 import (
+	"text/template"
+
 	"github.com/gitops-actions/gitops-actions/internal/action"
 )
 
@@ -29,6 +31,9 @@ type Config struct {
 	NoDowngrade   bool
 	AllowMissing  bool
 	DryRun        bool
+
+	// Derived: the commit message and PR text templates, parsed.
+	commitTmpl, titleTmpl, bodyTmpl *template.Template
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -58,8 +63,52 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AllowMissing:  in.Bool("allow-missing"),
 		DryRun:        in.Bool("dry-run"),
 	}
-	if c.Image == "" && c.ImageRef == "" {
+	switch {
+	case c.ImageRef != "":
+		r, err := parseImageRef(c.ImageRef)
+		switch {
+		case err != nil:
+			in.Fail("image-ref", "%q: %v", c.ImageRef, err)
+		case c.Image != "" && !sameRepo(c.Image, r.Name):
+			in.Fail("image-ref", "%q names another image than image %q", c.ImageRef, c.Image)
+		default:
+			c.Image = r.Name
+			c.Tag = cmpOr(c.Tag, r.Tag)
+			c.Digest = cmpOr(c.Digest, r.Digest)
+		}
+	case c.Image == "":
 		in.Fail("image", "is required (or give image-ref)")
+	default:
+		if r, err := parseImageRef(c.Image); err != nil || r.Tag != "" || r.Digest != "" {
+			in.Fail("image", "%q must be a repository name without tag or digest (use image-ref for name:tag@digest)", c.Image)
+		}
+	}
+	if c.Tag != "" && checkTag(c.Tag) != nil {
+		in.Fail("tag", "%q is not a valid image tag", c.Tag)
+	}
+	if c.Digest != "" && checkDigest(c.Digest) != nil {
+		in.Fail("digest", "%q is not a valid digest (want sha256:<64 hex>)", c.Digest)
+	}
+	if c.Tag == "" && c.Digest == "" && (c.Image != "" || c.ImageRef != "") {
+		in.Fail("tag", "give a tag, a digest or both (or an image-ref that has them)")
+	}
+	if n := len(c.HelmKeys); n < 2 || n > 3 {
+		in.Fail("helm-keys", "want repository and tag keys, and optionally a digest key; got %d keys", n)
+	}
+	for _, p := range c.Paths {
+		if err := checkPath(p); err != nil {
+			in.Fail("paths", "%v", err)
+		}
+	}
+	var err error
+	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {
+		in.Fail("commit-message", "%v", err)
+	}
+	if c.titleTmpl, err = parseTemplate("pr-title", c.PRTitle, defaultPRTitle); err != nil {
+		in.Fail("pr-title", "%v", err)
+	}
+	if c.bodyTmpl, err = parseTemplate("pr-body", c.PRBody, defaultPRBody); err != nil {
+		in.Fail("pr-body", "%v", err)
 	}
 	if c.MaxAttempts < 1 {
 		in.Fail("max-attempts", "must be at least 1")

@@ -72,3 +72,25 @@ func TestParseRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestReadmeReferenceIsGenerated(t *testing.T) {
+	m, _ := Load()
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := SpliceReadme(readme, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(want) != string(readme) {
+		t.Error("README.md's actions reference is stale: run go generate ./actions")
+	}
+	for _, a := range m.Actions {
+		for _, in := range a.Inputs {
+			if !strings.Contains(string(readme), "| `"+in.Name+"` |") {
+				t.Errorf("README lacks input %s of %s", in.Name, a.Name)
+			}
+		}
+	}
+}

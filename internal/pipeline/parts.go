@@ -236,4 +236,3 @@ func redactURL(s string) string {
 	u.User = url.User("***")
 	return u.String()
 }
-

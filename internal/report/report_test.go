@@ -75,7 +75,7 @@ func TestSARIF(t *testing.T) {
 			Tool struct {
 				Driver struct {
 					Rules []struct {
-						ID               string `json:"id"`
+						ID               string                `json:"id"`
 						ShortDescription struct{ Text string } `json:"shortDescription"`
 					} `json:"rules"`
 				} `json:"driver"`
@@ -86,7 +86,7 @@ func TestSARIF(t *testing.T) {
 				Level     string `json:"level"`
 				Locations []struct {
 					PhysicalLocation struct {
-						ArtifactLocation struct{ URI string } `json:"artifactLocation"`
+						ArtifactLocation struct{ URI string }    `json:"artifactLocation"`
 						Region           struct{ StartLine int } `json:"region"`
 					} `json:"physicalLocation"`
 				} `json:"locations"`

@@ -14,14 +14,15 @@ import (
 func main() {
 	in := flag.String("manifest", "actions.yaml", "manifest to read")
 	out := flag.String("out", ".", "directory holding one folder per action")
+	readme := flag.String("readme", "", "README.md whose actions reference to regenerate")
 	flag.Parse()
-	if err := generate(*in, *out); err != nil {
+	if err := generate(*in, *out, *readme); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }
 
-func generate(in, out string) error {
+func generate(in, out, readme string) error {
 	data, err := os.ReadFile(in)
 	if err != nil {
 		return fmt.Errorf("reading manifest: %w", err)
@@ -40,5 +41,16 @@ func generate(in, out string) error {
 			return fmt.Errorf("writing action.yml of %q: %w", a.Name, err)
 		}
 	}
-	return nil
+	if readme == "" {
+		return nil
+	}
+	text, err := os.ReadFile(readme)
+	if err != nil {
+		return fmt.Errorf("reading %q: %w", readme, err)
+	}
+	text, err = manifest.SpliceReadme(text, m)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(readme, text, 0o644)
 }

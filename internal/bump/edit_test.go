@@ -1,0 +1,171 @@
+package bump
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const (
+	digest1 = "sha256:1111111111111111111111111111111111111111111111111111111111111111"
+	digest2 = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+)
+
+type goldenCase struct {
+	name, in      string
+	image         string
+	tag, digest   string
+	strategy      string
+	noDowngrade   bool
+	wantFound     int
+	wantSkips     int
+	wantUnchanged bool
+}
+
+var goldenCases = []goldenCase{
+	{name: "kustomize-tag", in: "kustomize", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyKustomize, wantFound: 3},
+	{name: "kustomize-digest", in: "kustomize", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyKustomize, wantFound: 3},
+	{name: "kustomize-crlf", in: "kustomize-crlf", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 3},
+	{name: "values", in: "values", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyHelm, wantFound: 4, wantSkips: 3},
+	{name: "values-tag", in: "values", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyAuto, wantFound: 4},
+	{name: "manifests", in: "manifests", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 4},
+	{name: "manifests-tag", in: "manifests", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyManifest, wantFound: 4},
+	{name: "manifests-crlf", in: "manifests-crlf", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyManifest, wantFound: 4},
+	{name: "markers", in: "markers", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyMarker, wantFound: 3},
+	{name: "markers-auto", in: "markers", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 3, wantSkips: 1},
+	{name: "manifests-no-downgrade", in: "manifests", image: "ghcr.io/acme/api", tag: "1.3.9", strategy: StrategyAuto, noDowngrade: true, wantFound: 4, wantSkips: 3, wantUnchanged: false},
+	{name: "manifests-other-image", in: "manifests", image: "docker.io/library/nginx", tag: "1.5.0", strategy: StrategyAuto, wantFound: 0, wantUnchanged: true},
+}
+
+func TestGolden(t *testing.T) {
+	for _, tc := range goldenCases {
+		t.Run(tc.name, func(t *testing.T) {
+			in, err := os.ReadFile(filepath.Join("testdata", tc.in+".in.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, err := NewEditor(Editor{Image: tc.image, Tag: tc.tag, Digest: tc.digest, Strategy: tc.strategy, NoDowngrade: tc.noDowngrade})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := e.Edit(tc.in+".yaml", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			golden := filepath.Join("testdata", tc.name+".golden.yaml")
+			if *update {
+				if err := os.WriteFile(golden, res.Out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(res.Out, want) {
+				t.Errorf("output differs from %s:\n%s", golden, res.Out)
+			}
+			if res.Found != tc.wantFound || len(res.Skips) != tc.wantSkips {
+				t.Errorf("found %d, skipped %v; want %d found, %d skipped", res.Found, res.Skips, tc.wantFound, tc.wantSkips)
+			}
+			if tc.wantUnchanged != (len(res.Changes) == 0) || bytes.Equal(in, res.Out) != (len(res.Changes) == 0) {
+				t.Errorf("changes %v; want unchanged=%v", res.Changes, tc.wantUnchanged)
+			}
+			assertDiffIsChanges(t, in, res)
+		})
+	}
+}
+
+// assertDiffIsChanges checks that the line diff between in and the result
+// is exactly the lines the changes name: a set rewrites its line, an
+// added key adds one line, a removed key removes its line.
+func assertDiffIsChanges(t *testing.T, in []byte, res *Result) {
+	t.Helper()
+	removed, added := lineDiff(splitLines(in), splitLines(res.Out))
+	var wantRemoved []int
+	adds, sets := 0, map[int]bool{}
+	for _, c := range res.Changes {
+		switch c.Op {
+		case "add":
+			adds++
+		case "remove":
+			wantRemoved = append(wantRemoved, c.Line)
+		default:
+			if !sets[c.Line] {
+				sets[c.Line] = true
+				wantRemoved = append(wantRemoved, c.Line)
+			}
+		}
+	}
+	slices.Sort(wantRemoved)
+	if !slices.Equal(removed, wantRemoved) || added != len(sets)+adds {
+		t.Errorf("diff removes lines %v and adds %d; changes %+v want lines %v and %d added", removed, added, res.Changes, wantRemoved, len(sets)+adds)
+	}
+}
+
+// splitLines keeps each line's break so CRLF changes would show.
+func splitLines(b []byte) []string {
+	return strings.SplitAfter(string(b), "\n")
+}
+
+// lineDiff returns the 1-based lines of a not in the longest common
+// subsequence with b, and how many lines of b are not in it.
+func lineDiff(a, b []string) (removed []int, added int) {
+	n, m := len(a), len(b)
+	l := make([][]int, n+1)
+	for i := range l {
+		l[i] = make([]int, m+1)
+	}
+	for i := n - 1; i >= 0; i-- {
+		for j := m - 1; j >= 0; j-- {
+			if a[i] == b[j] {
+				l[i][j] = l[i+1][j+1] + 1
+			} else {
+				l[i][j] = max(l[i+1][j], l[i][j+1])
+			}
+		}
+	}
+	i, j := 0, 0
+	for i < n && j < m {
+		switch {
+		case a[i] == b[j]:
+			i++
+			j++
+		case l[i+1][j] >= l[i][j+1]:
+			removed = append(removed, i+1)
+			i++
+		default:
+			added++
+			j++
+		}
+	}
+	for ; i < n; i++ {
+		removed = append(removed, i+1)
+	}
+	return removed, added + m - j
+}
+
+func TestCandidate(t *testing.T) {
+	e, err := NewEditor(Editor{Image: "ghcr.io/acme/api", Tag: "1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for src, want := range map[string]bool{
+		"apiVersion: v1\nkind: Service\n":                 false,
+		"image: ghcr.io/acme/api-worker:1\n":              false,
+		"image: ghcr.io/acme/api:1\n":                     true,
+		"repository: ghcr.io/acme/api\n":                  true,
+		"- {name: x, image: 'ghcr.io/acme/api@sha256:1'}": true,
+		"tag: 1 # {\"$imagepolicy\": \"ns:p:tag\"}\n":     true,
+	} {
+		if got := e.Candidate([]byte(src)); got != want {
+			t.Errorf("Candidate(%q) = %v, want %v", src, got, want)
+		}
+	}
+}

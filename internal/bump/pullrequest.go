@@ -1,0 +1,164 @@
+package bump
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	gogithub "github.com/google/go-github/v60/github"
+
+	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
+)
+
+// apiAttempts bounds tries of one GitHub API call answering 5xx.
+const apiAttempts = 4
+
+// github is the API client for one repository.
+type github struct {
+	client      *gogithub.Client
+	owner, name string
+}
+
+func newGitHub(cfg Config, c *action.Context) (*github, error) {
+	owner, name, err := gitrepo.OwnerName(cfg.Repository)
+	if err != nil {
+		return nil, action.UsageErr("repository", fmt.Errorf("pull-request mode needs a GitHub repository: %w", err))
+	}
+	if cfg.Token == "" {
+		return nil, action.Usage("token", "is required in pull-request mode")
+	}
+	base, err := url.Parse(strings.TrimRight(cfg.GitHubAPIURL, "/") + "/")
+	if err != nil || (base.Scheme != "https" && base.Scheme != "http") {
+		return nil, action.Usage("github-api-url", "%q is not an http(s) URL", cfg.GitHubAPIURL)
+	}
+	hc := &http.Client{Transport: &retryTransport{base: http.DefaultTransport, attempts: apiAttempts, logf: c.Logf}}
+	client := gogithub.NewClient(hc).WithAuthToken(cfg.Token)
+	client.BaseURL = base
+	return &github{client: client, owner: owner, name: name}, nil
+}
+
+// retryTransport retries requests that fail or answer 5xx, with backoff.
+type retryTransport struct {
+	base     http.RoundTripper
+	attempts int
+	logf     func(string, ...any)
+}
+
+func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	for i := 1; ; i++ {
+		r := req
+		if i > 1 && req.Body != nil {
+			if req.GetBody == nil {
+				return nil, fmt.Errorf("%s %s: cannot resend the request body", req.Method, req.URL.Path)
+			}
+			body, err := req.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			r = req.Clone(req.Context())
+			r.Body = body
+		}
+		resp, err := t.base.RoundTrip(r)
+		if err == nil && resp.StatusCode < 500 || i >= t.attempts {
+			return resp, err
+		}
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			t.logf("GitHub API %s %s answered %s (attempt %d of %d)", req.Method, req.URL.Path, resp.Status, i, t.attempts)
+		} else {
+			t.logf("GitHub API %s %s: %v (attempt %d of %d)", req.Method, req.URL.Path, err, i, t.attempts)
+		}
+		if err := backoff(req.Context(), i); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Slashes go too: bump/a/b and bump/a/b/c cannot both be branches.
+var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// prBranch is the pull request branch: given, or derived from the image
+// and the paths so two bumps of one image in different places do not
+// share a branch.
+func prBranch(cfg Config) string {
+	if cfg.PRBranch != "" {
+		return cfg.PRBranch
+	}
+	b := "bump/" + strings.Trim(branchUnsafe.ReplaceAllString(cfg.Image, "-"), "-./")
+	if len(cfg.Paths) != 1 || cfg.Paths[0] != "." {
+		sum := sha256.Sum256([]byte(strings.Join(cfg.Paths, "\n")))
+		b += "-" + hex.EncodeToString(sum[:4])
+	}
+	return strings.ReplaceAll(b, "..", ".")
+}
+
+// openPullRequest force-pushes the commit to the PR branch (unless it
+// already holds the same tree on the same base) and creates or updates the
+// open pull request from it.
+func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *github, repo *gitrepo.Repo, msg message, sha string) error {
+	branch := prBranch(cfg)
+	title, err := render(cfg.titleTmpl, msg)
+	if err != nil {
+		return action.UsageErr("pr-title", err)
+	}
+	body, err := render(cfg.bodyTmpl, msg)
+	if err != nil {
+		return action.UsageErr("pr-body", err)
+	}
+	tree, parent, err := repo.CommitInfo(ctx, "HEAD")
+	if err != nil {
+		return action.External(err)
+	}
+	rtree, rparent, exists, err := repo.RemoteCommit(ctx, branch)
+	if err != nil {
+		return action.External(fmt.Errorf("look up branch %q: %w", branch, err))
+	}
+	if exists && rtree == tree && rparent == parent {
+		c.Logf("branch %s already holds this change", branch)
+		if sha, err = repo.Git(ctx, "rev-parse", "refs/remotes/origin/"+branch); err != nil {
+			return action.External(err)
+		}
+	} else if err := repo.Push(ctx, branch, true); err != nil {
+		return action.External(fmt.Errorf("push branch %q: %w", branch, err))
+	}
+	c.SetOutput("commit-sha", sha)
+
+	prs, _, err := gh.client.PullRequests.List(ctx, gh.owner, gh.name, &gogithub.PullRequestListOptions{
+		State: "open", Head: gh.owner + ":" + branch, Base: repo.Branch})
+	if err != nil {
+		return action.External(fmt.Errorf("list pull requests from %q: %w", branch, err))
+	}
+	var pr *gogithub.PullRequest
+	op := "created"
+	if len(prs) > 0 {
+		op = "updated"
+		pr, _, err = gh.client.PullRequests.Edit(ctx, gh.owner, gh.name, prs[0].GetNumber(), &gogithub.PullRequest{Title: &title, Body: &body})
+		if err != nil {
+			return action.External(fmt.Errorf("update pull request #%d: %w", prs[0].GetNumber(), err))
+		}
+	} else {
+		pr, _, err = gh.client.PullRequests.Create(ctx, gh.owner, gh.name, &gogithub.NewPullRequest{
+			Title: &title, Head: &branch, Base: &repo.Branch, Body: &body})
+		if err != nil {
+			return action.External(fmt.Errorf("create pull request from %q: %w", branch, err))
+		}
+	}
+	if len(cfg.PRLabels) > 0 {
+		if _, _, err := gh.client.Issues.AddLabelsToIssue(ctx, gh.owner, gh.name, pr.GetNumber(), cfg.PRLabels); err != nil {
+			return action.External(fmt.Errorf("label pull request #%d: %w", pr.GetNumber(), err))
+		}
+	}
+	c.SetOutput("pull-request-number", fmt.Sprint(pr.GetNumber()))
+	c.SetOutput("pull-request-url", pr.GetHTMLURL())
+	c.SetOutput("pull-request-operation", op)
+	c.Logf("pull request #%d %s: %s", pr.GetNumber(), op, pr.GetHTMLURL())
+	return nil
+}

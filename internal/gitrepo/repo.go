@@ -1,0 +1,308 @@
+package gitrepo
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"os/exec"
+	"regexp"
+	"strings"
+)
+
+// ErrRejected is a push the remote refused because the branch moved (or
+// its ref was locked by a concurrent push): fetch, redo, push again.
+var ErrRejected = errors.New("push rejected: the remote branch moved")
+
+// ErrAuth is a remote that refused the credentials.
+var ErrAuth = errors.New("the remote refused the credentials")
+
+var ownerName = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+
+// ResolveURL turns owner/name into the GitHub clone URL on serverURL
+// (https://github.com when empty) and leaves any other URL as given.
+func ResolveURL(repository, serverURL string) (string, error) {
+	switch {
+	case ownerName.MatchString(repository):
+		if serverURL == "" {
+			serverURL = "https://github.com"
+		}
+		return strings.TrimRight(serverURL, "/") + "/" + strings.TrimSuffix(repository, ".git") + ".git", nil
+	case strings.Contains(repository, "://"):
+		u, err := url.Parse(repository)
+		if err != nil {
+			return "", fmt.Errorf("repository %q: %w", repository, err)
+		}
+		switch u.Scheme {
+		case "https", "http", "file", "ssh", "git":
+			return repository, nil
+		}
+		return "", fmt.Errorf("repository %q: scheme %q is not https, http, file, ssh or git", repository, u.Scheme)
+	}
+	return "", fmt.Errorf("repository %q is neither owner/name nor a URL", repository)
+}
+
+// OwnerName returns the owner and name a GitHub repository URL or
+// owner/name points at.
+func OwnerName(repository string) (owner, name string, err error) {
+	p := repository
+	if strings.Contains(repository, "://") {
+		u, err := url.Parse(repository)
+		if err != nil {
+			return "", "", fmt.Errorf("repository %q: %w", repository, err)
+		}
+		p = strings.Trim(u.Path, "/")
+		if i := strings.LastIndexByte(p, '/'); i >= 0 {
+			if j := strings.LastIndexByte(p[:i], '/'); j >= 0 {
+				p = p[j+1:]
+			}
+		}
+	}
+	p = strings.TrimSuffix(p, ".git")
+	if !ownerName.MatchString(p) {
+		return "", "", fmt.Errorf("repository %q does not name a GitHub owner/name", repository)
+	}
+	owner, name, _ = strings.Cut(p, "/")
+	return owner, name, nil
+}
+
+// Repo is a local clone.
+type Repo struct {
+	Dir    string
+	URL    string
+	Branch string // the branch cloned
+	env    []string
+}
+
+// Options of Clone.
+type Options struct {
+	Token  string // sent as HTTP Basic x-access-token:<token>, as GitHub takes it
+	Branch string // empty: the remote's default branch
+	// Getenv supplies what git needs from the caller's environment (PATH,
+	// HOME, proxies, TLS roots, ssh agent); nothing else reaches git.
+	Getenv func(string) string
+}
+
+// passEnv is the caller's environment git may see.
+var passEnv = []string{
+	"PATH", "HOME", "TMPDIR", "XDG_CONFIG_HOME", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"SSH_AUTH_SOCK", "GIT_SSH_COMMAND", "GIT_EXEC_PATH",
+}
+
+// Clone makes a shallow single-branch clone of url into dir.
+func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
+	r := &Repo{Dir: dir, URL: url, Branch: o.Branch}
+	if o.Getenv != nil {
+		for _, k := range passEnv {
+			if v := o.Getenv(k); v != "" {
+				r.env = append(r.env, k+"="+v)
+			}
+		}
+	}
+	r.env = append(r.env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1")
+	if o.Token != "" {
+		auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + o.Token))
+		r.env = append(r.env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
+			"GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
+	}
+	// No checkout: writing thousands of files costs more than the clone;
+	// files are read from the object store and edits staged straight
+	// into the index.
+	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout"}
+	if o.Branch != "" {
+		args = append(args, "--branch", o.Branch)
+	}
+	args = append(args, "--", url, dir)
+	if _, err := r.run(ctx, "", nil, args...); err != nil {
+		return nil, err
+	}
+	if r.Branch == "" {
+		b, err := r.Git(ctx, "symbolic-ref", "--short", "HEAD")
+		if err != nil {
+			return nil, err
+		}
+		r.Branch = b
+	}
+	if _, err := r.Git(ctx, "read-tree", "HEAD"); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// Git runs git in the clone and returns its trimmed stdout.
+func (r *Repo) Git(ctx context.Context, args ...string) (string, error) {
+	out, err := r.run(ctx, r.Dir, nil, args...)
+	return strings.TrimSpace(out), err
+}
+
+func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd.Dir = dir
+	cmd.Env = r.env
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(stderr.String() + "\n" + stdout.String())
+		err = fmt.Errorf("git %s: %w: %s", args[0], err, msg)
+		if strings.Contains(msg, "Authentication failed") || strings.Contains(msg, "could not read Username") ||
+			strings.Contains(msg, "returned error: 401") || strings.Contains(msg, "returned error: 403") {
+			err = fmt.Errorf("%w (%w)", ErrAuth, err)
+		}
+		return stdout.String(), err
+	}
+	return stdout.String(), nil
+}
+
+// Commit commits the index with the message and author.
+func (r *Repo) Commit(ctx context.Context, message, name, email string) (string, error) {
+	id := []string{"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email}
+	saved := r.env
+	r.env = append(append([]string(nil), r.env...), id...)
+	_, err := r.run(ctx, r.Dir, []byte(message), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-")
+	r.env = saved
+	if err != nil {
+		return "", err
+	}
+	return r.Git(ctx, "rev-parse", "HEAD")
+}
+
+// Push pushes HEAD to branch. A refusal because the branch moved is
+// ErrRejected.
+func (r *Repo) Push(ctx context.Context, branch string, force bool) error {
+	args := []string{"push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/" + branch}
+	if force {
+		args = append(args, "--force")
+	}
+	_, err := r.run(ctx, r.Dir, nil, args...)
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for _, s := range []string{"[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref"} {
+		if strings.Contains(msg, s) {
+			return fmt.Errorf("%w: %w", ErrRejected, err)
+		}
+	}
+	return err
+}
+
+// Reset fetches branch's tip and moves HEAD and the index to it, dropping
+// local commits and staged edits.
+func (r *Repo) Reset(ctx context.Context, branch string) error {
+	ref := "refs/remotes/origin/" + branch
+	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+		return err
+	}
+	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
+		return err
+	}
+	_, err := r.Git(ctx, "read-tree", "HEAD")
+	return err
+}
+
+// File is a regular file of the tree at HEAD.
+type File struct {
+	Path string // slash-separated
+	Mode string // 100644 or 100755
+	blob string
+}
+
+// Files lists the regular files of HEAD (no symlinks or submodules).
+func (r *Repo) Files(ctx context.Context) ([]File, error) {
+	out, err := r.run(ctx, r.Dir, nil, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
+	if err != nil {
+		return nil, err
+	}
+	var files []File
+	for _, ent := range strings.Split(out, "\x00") {
+		meta, path, ok := strings.Cut(ent, "\t")
+		f := strings.Fields(meta)
+		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755") {
+			continue
+		}
+		files = append(files, File{Path: path, Mode: f[0], blob: f[2]})
+	}
+	return files, nil
+}
+
+// Read returns the contents of files, in order, with one git process.
+func (r *Repo) Read(ctx context.Context, files []File) ([][]byte, error) {
+	var in bytes.Buffer
+	for _, f := range files {
+		in.WriteString(f.blob + "\n")
+	}
+	out, err := r.run(ctx, r.Dir, in.Bytes(), "cat-file", "--batch")
+	if err != nil {
+		return nil, err
+	}
+	data := []byte(out)
+	res := make([][]byte, 0, len(files))
+	for _, f := range files {
+		// "<sha> blob <size>\n<content>\n"
+		nl := bytes.IndexByte(data, '\n')
+		if nl < 0 {
+			return nil, fmt.Errorf("git cat-file: short output at %q", f.Path)
+		}
+		var sha, typ string
+		var size int
+		if _, err := fmt.Sscanf(string(data[:nl]), "%s %s %d", &sha, &typ, &size); err != nil || sha != f.blob || nl+1+size+1 > len(data) {
+			return nil, fmt.Errorf("git cat-file: unexpected header %q for %q", data[:nl], f.Path)
+		}
+		res = append(res, data[nl+1:nl+1+size])
+		data = data[nl+1+size+1:]
+	}
+	return res, nil
+}
+
+// Stage writes content as path's new blob in the index.
+func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
+	sha, err := r.run(ctx, r.Dir, content, "hash-object", "-w", "--stdin")
+	if err != nil {
+		return err
+	}
+	_, err = r.Git(ctx, "update-index", "--cacheinfo", f.Mode+","+strings.TrimSpace(sha)+","+f.Path)
+	return err
+}
+
+// RemoteCommit fetches branch and returns its commit's tree and first
+// parent, or ok=false when the branch does not exist.
+func (r *Repo) RemoteCommit(ctx context.Context, branch string) (tree, parent string, ok bool, err error) {
+	out, err := r.Git(ctx, "ls-remote", "origin", "refs/heads/"+branch)
+	if err != nil || out == "" {
+		return "", "", false, err
+	}
+	ref := "refs/remotes/origin/" + branch
+	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+		return "", "", false, err
+	}
+	tree, parent, err = r.CommitInfo(ctx, ref)
+	return tree, parent, err == nil, err
+}
+
+// CommitInfo returns a commit's tree and first parent from the commit
+// object itself, which a shallow clone has even where the parent is cut off.
+func (r *Repo) CommitInfo(ctx context.Context, rev string) (tree, parent string, err error) {
+	obj, err := r.Git(ctx, "cat-file", "commit", rev)
+	if err != nil {
+		return "", "", err
+	}
+	for _, line := range strings.Split(obj, "\n") {
+		if line == "" {
+			break
+		}
+		k, v, _ := strings.Cut(line, " ")
+		switch {
+		case k == "tree":
+			tree = v
+		case k == "parent" && parent == "":
+			parent = v
+		}
+	}
+	return tree, parent, nil
+}
