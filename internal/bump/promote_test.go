@@ -1,11 +1,14 @@
 package bump
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 const (
@@ -172,5 +175,48 @@ func TestRefs(t *testing.T) {
 		if !slices.Equal(res.Refs, tc.want) {
 			t.Errorf("%s: refs\n%+v\nwant\n%+v", tc.in, res.Refs, tc.want)
 		}
+	}
+}
+
+// The promote workflow's call: promotion as a pull request.
+func TestPromotePullRequest(t *testing.T) {
+	r := newRemote(t, map[string]string{
+		"overlays/staging/kustomization.yaml":    stagingKustomization,
+		"overlays/production/kustomization.yaml": productionKustomization,
+	})
+	api := testenv.StartGitHubAPI(t)
+	api.RequireToken(secretToken)
+	pr := map[string]any{"number": 9, "html_url": "https://github.com/acme/config/pull/9"}
+	api.Handle("GET", routePulls, func(*testenv.Request) (int, any) { return http.StatusOK, []any{} })
+	api.Handle("POST", routePulls, func(*testenv.Request) (int, any) { return http.StatusCreated, pr })
+	api.Expect("GET", routePulls, 1)
+	api.Expect("POST", routePulls, 1)
+
+	title := "Promote ghcr.io/acme/api from overlays/staging to overlays/production"
+	res := runAction(t, map[string]string{"GITHUB_SERVER_URL": r.server.URL}, "--repository", "acme/config", "--token", secretToken,
+		"--github-api-url", api.URL, "--image", "ghcr.io/acme/api", "--promote-from", "overlays/staging",
+		"--paths", "overlays/production", "--mode", "pull-request", "--pr-title", title)
+	if res.code != 0 || res.outputs["pull-request-operation"] != "created" || res.outputs["pull-request-number"] != "9" {
+		t.Fatalf("exit %d outputs %v\n%s", res.code, res.outputs, res.stderr)
+	}
+	var head string
+	for _, req := range api.Requests() {
+		if req.Method == "POST" {
+			var body struct{ Title, Head, Base, Body string }
+			if err := req.Decode(&body); err != nil {
+				t.Fatal(err)
+			}
+			if body.Title != title || body.Base != "main" || !strings.Contains(body.Body, digest2) {
+				t.Errorf("create body %+v", body)
+			}
+			head = body.Head
+		}
+	}
+	want := strings.NewReplacer(`"1.3.0" # promoted`, `"1.4.0" # promoted`, digest1, digest2).Replace(productionKustomization)
+	if got := r.file(head, "overlays/production/kustomization.yaml"); got != want {
+		t.Errorf("production on PR branch %q:\n%s\nwant:\n%s", head, got, want)
+	}
+	if got := r.file("main", "overlays/production/kustomization.yaml"); got != productionKustomization {
+		t.Errorf("main changed in pull-request mode:\n%s", got)
 	}
 }
