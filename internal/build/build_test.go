@@ -5,9 +5,6 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,15 +12,15 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 const (
@@ -31,23 +28,13 @@ const (
 	pass = "s3cret-Pa55word"
 )
 
-// startRegistry is an in-process OCI registry behind basic auth.
-func startRegistry(t *testing.T) string {
+// registries are the real registries (with basic auth) every push test
+// runs against: distribution v3 in-process and Debian's docker-registry
+// 2.8, the latter required under CI=true.
+func registries(t *testing.T) []*testenv.Registry {
 	t.Helper()
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`, http.StatusUnauthorized)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return strings.TrimPrefix(srv.URL, "http://")
+	return testenv.Registries(t, user, pass)
 }
-
-var auth = remote.WithAuth(&authn.Basic{Username: user, Password: pass})
 
 // fileLayer is a layer holding the given files.
 func fileLayer(t *testing.T, files map[string]string) v1.Layer {
@@ -86,7 +73,7 @@ func baseImage(t *testing.T, p v1.Platform, files map[string]string) v1.Image {
 }
 
 // pushBaseIndex pushes a two-platform base the go builder builds on.
-func pushBaseIndex(t *testing.T, host string) string {
+func pushBaseIndex(t *testing.T, reg *testenv.Registry) string {
 	t.Helper()
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, p := range []v1.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}} {
@@ -95,9 +82,9 @@ func pushBaseIndex(t *testing.T, host string) string {
 			Add: baseImage(t, p, map[string]string{"etc/base-release": "tiny base " + p.Architecture + "\n"}), Descriptor: v1.Descriptor{Platform: &p},
 		})
 	}
-	ref := host + "/base/static:1"
+	ref := reg.Ref("base/static:1")
 	r, _ := name.ParseReference(ref)
-	if err := remote.WriteIndex(r, idx, auth); err != nil {
+	if err := remote.WriteIndex(r, idx, reg.Options()...); err != nil {
 		t.Fatal(err)
 	}
 	return ref
@@ -130,9 +117,14 @@ var pushEnv = map[string]string{
 }
 
 func TestGoBuilderPushesReproducibleIndex(t *testing.T) {
-	host := startRegistry(t)
-	base := pushBaseIndex(t, host)
-	image := host + "/acme/hello"
+	for _, reg := range registries(t) {
+		t.Run(reg.Kind, func(t *testing.T) { testGoBuilderPush(t, reg) })
+	}
+}
+
+func testGoBuilderPush(t *testing.T, reg *testenv.Registry) {
+	base := pushBaseIndex(t, reg)
+	image := reg.Ref("acme/hello")
 	args := []string{
 		"--builder", "go", "--context", "../../examples/code-repo", "--go-main", ".",
 		"--go-ldflags", "-X main.version=acceptance", "--base-image", base,
@@ -154,13 +146,13 @@ func TestGoBuilderPushesReproducibleIndex(t *testing.T) {
 
 	// What the registry serves: an index with both platforms, under the digest and each tag.
 	ref, _ := name.ParseReference(image + "@" + digest)
-	idx, err := remote.Index(ref, auth)
+	idx, err := remote.Index(ref, reg.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tag := range []string{"sha-0123456", "main"} {
 		tr, _ := name.ParseReference(image + ":" + tag)
-		d, err := remote.Head(tr, auth)
+		d, err := remote.Head(tr, reg.Options()...)
 		if err != nil || d.Digest.String() != digest {
 			t.Errorf("tag %s: %v %v, want %s", tag, d, err, digest)
 		}
@@ -239,10 +231,15 @@ func extract(t *testing.T, l v1.Layer, file string) string {
 }
 
 func TestWrongPasswordIsExternalAndHidden(t *testing.T) {
-	host := startRegistry(t)
+	for _, reg := range registries(t) {
+		t.Run(reg.Kind, func(t *testing.T) { testWrongPassword(t, reg) })
+	}
+}
+
+func testWrongPassword(t *testing.T, reg *testenv.Registry) {
 	wrong := "not-the-Pa55word-xyz"
 	r := runMain(t, pushEnv, "--builder", "go", "--context", "../../examples/code-repo", "--go-main", ".",
-		"--base-image", "scratch", "--image", host+"/acme/hello",
+		"--base-image", "scratch", "--image", reg.Ref("acme/hello"),
 		"--registry-username", user, "--registry-password", wrong)
 	if r.code != 3 {
 		t.Fatalf("exit %d, want 3\n%s\n%s", r.code, r.stdout, r.stderr)

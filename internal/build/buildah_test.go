@@ -10,6 +10,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 func needBuildah(t *testing.T) {
@@ -30,14 +32,20 @@ func needBuildah(t *testing.T) {
 // its digest output is what the registry serves.
 func TestBuildahTwoStagePush(t *testing.T) {
 	needBuildah(t)
-	host := startRegistry(t)
+	for _, reg := range registries(t) {
+		t.Run(reg.Kind, func(t *testing.T) { testBuildahTwoStagePush(t, reg) })
+	}
+}
+
+func testBuildahTwoStagePush(t *testing.T, reg *testenv.Registry) {
+	host := reg.Host
 	amd64 := v1.Platform{OS: "linux", Architecture: "amd64"}
 	for ref, files := range map[string]map[string]string{
 		host + "/base/assets:1":  {"etc/greeting": "hello from the first stage\n"},
 		host + "/base/runtime:1": {"etc/runtime-release": "runtime 1\n"},
 	} {
 		r, _ := name.ParseReference(ref)
-		if err := remote.Write(r, baseImage(t, amd64, files), auth); err != nil {
+		if err := remote.Write(r, baseImage(t, amd64, files), reg.Options()...); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -65,7 +73,7 @@ func TestBuildahTwoStagePush(t *testing.T) {
 	}
 	digest := r.output("digest")
 	ref, _ := name.ParseReference(image + ":edge")
-	desc, err := remote.Get(ref, auth)
+	desc, err := remote.Get(ref, reg.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return action.External(fmt.Errorf("clone %q: %w", url, err))
 	}
 	c.SetOutput("pull-request-operation", "none")
+	if cfg.PromoteFrom != "" {
+		if cfg.Tag, cfg.Digest, err = readPromoted(ctx, c, repo, cfg); err != nil {
+			return err
+		}
+		if editor, err = NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade}); err != nil {
+			return action.UsageErr("image", err)
+		}
+	}
 	for attempt := 1; ; attempt++ {
 		ed, err := applyEdit(ctx, c, repo, cfg, editor)
 		if err != nil {
@@ -142,28 +150,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 // applyEdit edits every YAML file under paths in HEAD's tree and stages
 // the results, only when every edit succeeded.
 func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor) (*edit, error) {
-	tree, err := repo.Files(ctx)
+	files, contents, err := readTree(ctx, repo, "paths", cfg.Paths)
 	if err != nil {
-		return nil, action.External(fmt.Errorf("list files: %w", err))
-	}
-	byPath := map[string]gitrepo.File{}
-	all := make([]string, 0, len(tree))
-	for _, f := range tree {
-		byPath[f.Path] = f
-		all = append(all, f.Path)
-	}
-	slices.Sort(all)
-	names, err := selectFiles(all, cfg.Paths)
-	if err != nil {
-		return nil, action.UsageErr("paths", err)
-	}
-	files := make([]gitrepo.File, len(names))
-	for i, n := range names {
-		files[i] = byPath[n]
-	}
-	contents, err := repo.Read(ctx, files)
-	if err != nil {
-		return nil, action.External(fmt.Errorf("read files: %w", err))
+		return nil, err
 	}
 	ed := &edit{}
 	var staged []int
@@ -211,6 +200,101 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 		}
 	}
 	return ed, nil
+}
+
+// readTree reads the YAML files that paths (the value of input) select in
+// HEAD's tree.
+func readTree(ctx context.Context, repo *gitrepo.Repo, input string, paths []string) ([]gitrepo.File, [][]byte, error) {
+	tree, err := repo.Files(ctx)
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("list files: %w", err))
+	}
+	byPath := map[string]gitrepo.File{}
+	all := make([]string, 0, len(tree))
+	for _, f := range tree {
+		byPath[f.Path] = f
+		all = append(all, f.Path)
+	}
+	slices.Sort(all)
+	names, err := selectFiles(all, paths)
+	if err != nil {
+		return nil, nil, action.UsageErr(input, err)
+	}
+	files := make([]gitrepo.File, len(names))
+	for i, n := range names {
+		files[i] = byPath[n]
+	}
+	contents, err := repo.Read(ctx, files)
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("read files: %w", err))
+	}
+	return files, contents, nil
+}
+
+// readPromoted finds the image under promote-from with the editor's own
+// strategies (an editor with nothing to set only reads) and returns the
+// one tag and digest it holds there.
+func readPromoted(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config) (tag, digest string, err error) {
+	files, contents, err := readTree(ctx, repo, "promote-from", []string{cfg.PromoteFrom})
+	if err != nil {
+		return "", "", err
+	}
+	reader, err := NewEditor(Editor{Image: cfg.Image, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys})
+	if err != nil {
+		return "", "", action.UsageErr("image", err)
+	}
+	var refs []Ref
+	for i, f := range files {
+		if !reader.Candidate(contents[i]) {
+			continue
+		}
+		res, err := reader.Edit(f.Path, contents[i])
+		if err != nil {
+			var se *yamledit.SyntaxError
+			if errors.As(err, &se) && strings.Contains(string(contents[i]), "{{") {
+				continue // a Helm template, not YAML
+			}
+			return "", "", action.Blocking(fmt.Errorf("read promote-from %q: %w", cfg.PromoteFrom, err))
+		}
+		refs = append(refs, res.Refs...)
+	}
+	if len(refs) == 0 {
+		return "", "", action.Blocking(fmt.Errorf("image %q not found under promote-from %q", cfg.Image, cfg.PromoteFrom))
+	}
+	if tag, err = onlyValue(cfg, refs, "tag", func(r Ref) string { return r.Tag }, checkTag); err != nil {
+		return "", "", err
+	}
+	if digest, err = onlyValue(cfg, refs, "digest", func(r Ref) string { return r.Digest }, checkDigest); err != nil {
+		return "", "", err
+	}
+	if tag == "" && digest == "" {
+		return "", "", action.Blocking(fmt.Errorf("image %q under promote-from %q has neither a tag nor a digest (%s:%d)", cfg.Image, cfg.PromoteFrom, refs[0].File, refs[0].Line))
+	}
+	c.SetReportData("promoted", map[string]any{"from": cfg.PromoteFrom, "tag": tag, "digest": digest, "refs": refs})
+	c.Logf("promoting %s from %s: tag %q digest %q", cfg.Image, cfg.PromoteFrom, tag, digest)
+	return tag, digest, nil
+}
+
+// onlyValue returns the one non-empty value of field the refs hold, "" for
+// none; two different ones are ambiguous, an invalid one is refused.
+func onlyValue(cfg Config, refs []Ref, field string, get func(Ref) string, check func(string) error) (string, error) {
+	var value string
+	var at Ref
+	for _, r := range refs {
+		v := get(r)
+		switch {
+		case v == "":
+			continue
+		case value != "" && v != value:
+			return "", action.Blocking(fmt.Errorf("promote-from %q holds image %q with two %ss: %q at %s:%d and %q at %s:%d",
+				cfg.PromoteFrom, cfg.Image, field, value, at.File, at.Line, v, r.File, r.Line))
+		}
+		if err := check(v); err != nil {
+			return "", action.Blocking(fmt.Errorf("promote-from %q: %s:%d: %w", cfg.PromoteFrom, r.File, r.Line, err))
+		}
+		value, at = v, r
+	}
+	return value, nil
 }
 
 func setChangeOutputs(c *action.Context, ed *edit) {

@@ -16,6 +16,7 @@ type Config struct {
 	Tag           string
 	Digest        string
 	ImageRef      string
+	PromoteFrom   string // read tag and digest here instead of from inputs
 	Paths         []string
 	Strategy      string
 	HelmKeys      []string
@@ -47,6 +48,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Tag:           in.String("tag"),
 		Digest:        in.String("digest"),
 		ImageRef:      in.String("image-ref"),
+		PromoteFrom:   in.String("promote-from"),
 		Paths:         in.List("paths"),
 		Strategy:      in.OneOf("strategy", "auto", "kustomize", "helm", "manifest", "marker"),
 		HelmKeys:      in.List("helm-keys"),
@@ -63,8 +65,20 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AllowMissing:  in.Bool("allow-missing"),
 		DryRun:        in.Bool("dry-run"),
 	}
+	if c.PromoteFrom != "" {
+		// The tag and digest come from the config repo: a given one would
+		// contradict them or be silently ignored.
+		for _, given := range []struct{ name, value string }{{"image-ref", c.ImageRef}, {"tag", c.Tag}, {"digest", c.Digest}} {
+			if given.value != "" {
+				in.Fail(given.name, "must be empty when promote-from is set: the tag and digest are read from %q", c.PromoteFrom)
+			}
+		}
+		if err := checkPath(c.PromoteFrom); err != nil {
+			in.Fail("promote-from", "%v", err)
+		}
+	}
 	switch {
-	case c.ImageRef != "":
+	case c.ImageRef != "" && c.PromoteFrom == "":
 		r, err := parseImageRef(c.ImageRef)
 		switch {
 		case err != nil:
@@ -76,6 +90,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			c.Tag = cmpOr(c.Tag, r.Tag)
 			c.Digest = cmpOr(c.Digest, r.Digest)
 		}
+	case c.Image == "" && c.PromoteFrom != "":
+		in.Fail("image", "is required with promote-from")
 	case c.Image == "":
 		in.Fail("image", "is required (or give image-ref)")
 	default:
@@ -89,7 +105,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Digest != "" && checkDigest(c.Digest) != nil {
 		in.Fail("digest", "%q is not a valid digest (want sha256:<64 hex>)", c.Digest)
 	}
-	if c.Tag == "" && c.Digest == "" && (c.Image != "" || c.ImageRef != "") {
+	if c.Tag == "" && c.Digest == "" && c.PromoteFrom == "" && (c.Image != "" || c.ImageRef != "") {
 		in.Fail("tag", "give a tag, a digest or both (or an image-ref that has them)")
 	}
 	if n := len(c.HelmKeys); n < 2 || n > 3 {

@@ -19,10 +19,11 @@ const secretToken = "ghs_e2eSecretTokenValue"
 
 // remote is a bare repository the action clones and pushes to.
 type remote struct {
-	t    *testing.T
-	url  string
-	bare string
-	home string
+	t      *testing.T
+	server *testenv.GitServer
+	url    string
+	bare   string
+	home   string
 }
 
 func gitCmd(t *testing.T, home, dir string, args ...string) string {
@@ -55,30 +56,7 @@ func newRemote(t *testing.T, files map[string]string) *remote {
 	requireGit(t)
 	g := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", secretToken))
 	url := g.NewRepo(t, "acme/config", files)
-	return &remote{t: t, url: url, bare: filepath.Join(g.Root, "acme", "config.git"), home: t.TempDir()}
-}
-
-// newFileRemote is a bare repository reached by file:// URL.
-func newFileRemote(t *testing.T, files map[string]string) *remote {
-	requireGit(t)
-	home := t.TempDir()
-	bare := filepath.Join(t.TempDir(), "config.git")
-	gitCmd(t, home, "", "init", "--quiet", "--bare", "--initial-branch=main", bare)
-	work := t.TempDir()
-	gitCmd(t, home, work, "init", "--quiet", "--initial-branch=main")
-	for p, content := range files {
-		full := filepath.Join(work, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	gitCmd(t, home, work, "add", "--all")
-	gitCmd(t, home, work, "commit", "--quiet", "-m", "initial")
-	gitCmd(t, home, work, "push", "--quiet", bare, "main")
-	return &remote{t: t, url: "file://" + bare, bare: bare, home: home}
+	return &remote{t: t, server: g, url: url, bare: filepath.Join(g.Root, "acme", "config.git"), home: t.TempDir()}
 }
 
 // file returns path's content on branch.

@@ -61,6 +61,17 @@ type Result struct {
 	Found   int    // occurrences of the image, changed or not
 	Changes []Change
 	Skips   []Skip
+	Refs    []Ref // what each occurrence held before the edit
+}
+
+// Ref is the tag and digest one occurrence of the image held, as found;
+// promotion reads them from one path to write them into others.
+type Ref struct {
+	File     string `json:"file"`
+	Line     int    `json:"line"`
+	Strategy string `json:"strategy"`
+	Tag      string `json:"tag,omitempty"`
+	Digest   string `json:"digest,omitempty"`
 }
 
 // FileError is a target file the editor cannot handle, with its line.
@@ -228,6 +239,11 @@ func (w *fileEdit) found(n *yaml.Node) bool {
 	return true
 }
 
+// ref records what an occurrence held.
+func (w *fileEdit) ref(n *yaml.Node, strategy, tag, digest string) {
+	w.res.Refs = append(w.res.Refs, Ref{File: w.file, Line: n.Line, Strategy: strategy, Tag: tag, Digest: digest})
+}
+
 func (w *fileEdit) matches(s string) bool {
 	k, ok := repoKey(s)
 	return ok && k == w.repo
@@ -239,6 +255,7 @@ func (w *fileEdit) setRef(n *yaml.Node, strategy string) {
 	if err != nil || !w.matches(r.Name) || !w.found(n) {
 		return
 	}
+	w.ref(n, strategy, r.Tag, r.Digest)
 	if w.downgrade(n, strategy, r.Tag) {
 		return
 	}
@@ -328,6 +345,7 @@ func (w *fileEdit) kustomize(root *yaml.Node) {
 		tagN, digN := get(ent, "newTag"), get(ent, "digest")
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
+		w.ref(ent, StrategyKustomize, oldTag, oldDig)
 		if w.downgrade(ent, StrategyKustomize, oldTag) {
 			continue
 		}
@@ -412,6 +430,7 @@ func (w *fileEdit) helm(root *yaml.Node) {
 		}
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
+		w.ref(repoN, StrategyHelm, oldTag, oldDig)
 		if w.downgrade(repoN, StrategyHelm, oldTag) {
 			return
 		}
@@ -523,12 +542,20 @@ func (w *fileEdit) markers(root *yaml.Node) {
 		case "":
 			w.setRef(m.n, StrategyMarker)
 		case "tag":
-			if !w.found(m.n) || w.Tag == "" || w.downgrade(m.n, StrategyMarker, m.n.Value) {
+			if !w.found(m.n) {
+				continue
+			}
+			w.ref(m.n, StrategyMarker, m.n.Value, "")
+			if w.Tag == "" || w.downgrade(m.n, StrategyMarker, m.n.Value) {
 				continue
 			}
 			w.set(m.n, w.Tag, Change{Strategy: StrategyMarker, OldTag: m.n.Value, NewTag: w.Tag})
 		case "digest":
-			if !w.found(m.n) || w.Digest == "" {
+			if !w.found(m.n) {
+				continue
+			}
+			w.ref(m.n, StrategyMarker, "", m.n.Value)
+			if w.Digest == "" {
 				continue
 			}
 			w.set(m.n, w.Digest, Change{Strategy: StrategyMarker, OldDigest: m.n.Value, NewDigest: w.Digest})

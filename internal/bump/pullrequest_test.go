@@ -1,86 +1,72 @@
 package bump
 
 import (
-	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
-// fakeGitHub answers the pull request endpoints bump-manifest uses and
-// records every request; anything else fails the test.
-type fakeGitHub struct {
-	t        *testing.T
-	mu       sync.Mutex
-	requests []string
-	bodies   map[string][]any
-	open     []map[string]any
-	status   int // when set, every request gets it
-}
-
-func (f *fakeGitHub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	key := r.Method + " " + r.URL.Path
-	f.requests = append(f.requests, key+"?"+r.URL.RawQuery)
-	if got := r.Header.Get("Authorization"); got != "Bearer "+secretToken {
-		f.t.Errorf("%s: Authorization %q", key, got)
-	}
-	var body any
-	if b, _ := io.ReadAll(r.Body); len(b) > 0 {
-		if err := json.Unmarshal(b, &body); err != nil {
-			f.t.Errorf("%s: body is not JSON: %s", key, b)
-		}
-	}
-	f.bodies[key] = append(f.bodies[key], body)
-	if f.status != 0 {
-		w.WriteHeader(f.status)
-		return
-	}
-	pr := map[string]any{"number": 7, "html_url": "https://github.com/acme/config/pull/7"}
-	switch key {
-	case "GET /repos/acme/config/pulls":
-		json.NewEncoder(w).Encode(f.open)
-	case "POST /repos/acme/config/pulls":
-		f.open = append(f.open, pr)
-		w.WriteHeader(http.StatusCreated)
-		json.NewEncoder(w).Encode(pr)
-	case "PATCH /repos/acme/config/pulls/7":
-		json.NewEncoder(w).Encode(pr)
-	case "POST /repos/acme/config/issues/7/labels":
-		json.NewEncoder(w).Encode([]any{})
-	default:
-		f.t.Errorf("unexpected request %s", key)
-		w.WriteHeader(http.StatusNotFound)
-	}
-}
+const (
+	routePulls  = "/repos/acme/config/pulls"
+	routePull   = "/repos/acme/config/pulls/7"
+	routeLabels = "/repos/acme/config/issues/7/labels"
+)
 
 func TestPullRequestMode(t *testing.T) {
-	r := newFileRemote(t, map[string]string{"deploy.yaml": deployment})
-	// owner/name resolves against GITHUB_SERVER_URL: point it at the
-	// directory holding acme/config.git.
-	server := filepath.Join(t.TempDir(), "srv")
-	if err := os.MkdirAll(filepath.Join(server, "acme"), 0o755); err != nil {
-		t.Fatal(err)
+	// repository: acme/config resolves against GITHUB_SERVER_URL, the git
+	// server, which demands the token as GitHub does.
+	r := newRemote(t, map[string]string{"deploy.yaml": deployment})
+	api := testenv.StartGitHubAPI(t)
+	api.RequireToken(secretToken)
+	pr := map[string]any{"number": 7, "html_url": "https://github.com/acme/config/pull/7"}
+	var opened, failing atomic.Bool
+	// fail answers 502 while failing is set: the API is down.
+	fail := func(fn func(*testenv.Request) (int, any)) func(*testenv.Request) (int, any) {
+		return func(req *testenv.Request) (int, any) {
+			if failing.Load() {
+				return http.StatusBadGateway, map[string]string{"message": "Bad Gateway"}
+			}
+			return fn(req)
+		}
 	}
-	if err := os.Rename(r.bare, filepath.Join(server, "acme", "config.git")); err != nil {
-		t.Fatal(err)
-	}
-	r.bare = filepath.Join(server, "acme", "config.git")
-	gh := &fakeGitHub{t: t, bodies: map[string][]any{}}
-	api := httptest.NewServer(gh)
-	defer api.Close()
-	env := map[string]string{"GITHUB_SERVER_URL": "file://" + server, "GITHUB_REPOSITORY": "acme/api", "GITHUB_SHA": "0123abc"}
+	api.Handle("GET", routePulls, fail(func(*testenv.Request) (int, any) {
+		if opened.Load() {
+			return http.StatusOK, []any{pr}
+		}
+		return http.StatusOK, []any{}
+	}))
+	api.Handle("POST", routePulls, fail(func(*testenv.Request) (int, any) {
+		opened.Store(true)
+		return http.StatusCreated, pr
+	}))
+	api.Handle("PATCH", routePull, fail(func(*testenv.Request) (int, any) { return http.StatusOK, pr }))
+	api.Handle("POST", routeLabels, fail(func(*testenv.Request) (int, any) { return http.StatusOK, []any{} }))
+	// Two listings, then apiAttempts tries of the third while the API is down.
+	api.Expect("GET", routePulls, 2+apiAttempts)
+	api.Expect("POST", routePulls, 1)
+	api.Expect("PATCH", routePull, 1)
+	api.Expect("POST", routeLabels, 2)
+
+	env := map[string]string{"GITHUB_SERVER_URL": r.server.URL, "GITHUB_REPOSITORY": "acme/api", "GITHUB_SHA": "0123abc"}
 	args := func(tag string) []string {
 		return []string{"--repository", "acme/config", "--mode", "pull-request", "--github-api-url", api.URL,
 			"--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", tag, "--pr-labels", "bump,automated"}
 	}
 	const branch = "bump/ghcr.io-acme-api"
+	bodies := func(method, path string) []map[string]any {
+		var out []map[string]any
+		for _, req := range api.Requests() {
+			if req.Method == method && req.Path == path {
+				b, _ := req.Body.(map[string]any)
+				out = append(out, b)
+			}
+		}
+		return out
+	}
 
 	res := runAction(t, env, args("1.1.0")...)
 	if res.code != 0 || res.outputs["pull-request-operation"] != "created" || res.outputs["pull-request-number"] != "7" ||
@@ -93,17 +79,18 @@ func TestPullRequestMode(t *testing.T) {
 	if got := r.file("main", "deploy.yaml"); got != deployment {
 		t.Errorf("main changed in pull-request mode:\n%s", got)
 	}
-	create := gh.bodies["POST /repos/acme/config/pulls"]
+	create := bodies("POST", routePulls)
 	if len(create) != 1 {
-		t.Fatalf("%d create requests, want 1: %v", len(create), gh.requests)
+		t.Fatalf("%d create requests, want 1: %v", len(create), api.Requests())
 	}
-	c := create[0].(map[string]any)
+	c := create[0]
 	if c["title"] != "Bump ghcr.io/acme/api to 1.1.0" || c["head"] != branch || c["base"] != "main" {
 		t.Errorf("create body %v", c)
 	}
-	for _, s := range []string{"| deploy.yaml | 10 | `ghcr.io/acme/api:1.0.0` | `ghcr.io/acme/api:1.1.0` |", "Source: file://" + server + "/acme/api/commit/0123abc"} {
-		if !strings.Contains(c["body"].(string), s) {
-			t.Errorf("PR body lacks %q:\n%s", s, c["body"])
+	body, _ := c["body"].(string)
+	for _, s := range []string{"| deploy.yaml | 10 | `ghcr.io/acme/api:1.0.0` | `ghcr.io/acme/api:1.1.0` |", "Source: " + r.server.URL + "/acme/api/commit/0123abc"} {
+		if !strings.Contains(body, s) {
+			t.Errorf("PR body lacks %q:\n%s", s, body)
 		}
 	}
 
@@ -117,29 +104,37 @@ func TestPullRequestMode(t *testing.T) {
 	if n := r.commits(branch); n != 2 {
 		t.Errorf("PR branch has %d commits, want 2 (main plus one bump)", n)
 	}
-	edit := gh.bodies["PATCH /repos/acme/config/pulls/7"]
-	if len(edit) != 1 || edit[0].(map[string]any)["title"] != "Bump ghcr.io/acme/api to 1.2.0" {
+	if edit := bodies("PATCH", routePull); len(edit) != 1 || edit[0]["title"] != "Bump ghcr.io/acme/api to 1.2.0" {
 		t.Errorf("update bodies %v", edit)
 	}
-	labels := gh.bodies["POST /repos/acme/config/issues/7/labels"]
-	if len(labels) != 2 || len(labels[1].([]any)) != 2 || labels[1].([]any)[0] != "bump" || labels[1].([]any)[1] != "automated" {
-		t.Errorf("label bodies %v", labels)
+	var labels [][]string
+	for _, req := range api.Requests() {
+		if req.Method == "POST" && req.Path == routeLabels {
+			var l []string
+			if err := req.Decode(&l); err != nil {
+				t.Error(err)
+			}
+			labels = append(labels, l)
+		}
 	}
-	wantReq := []string{
-		"GET /repos/acme/config/pulls?base=main&head=acme%3Abump%2Fghcr.io-acme-api&state=open",
-		"POST /repos/acme/config/pulls?", "POST /repos/acme/config/issues/7/labels?",
-		"GET /repos/acme/config/pulls?base=main&head=acme%3Abump%2Fghcr.io-acme-api&state=open",
-		"PATCH /repos/acme/config/pulls/7?", "POST /repos/acme/config/issues/7/labels?",
+	if len(labels) != 2 || !slices.Equal(labels[1], []string{"bump", "automated"}) {
+		t.Errorf("label bodies %q", labels)
 	}
-	if strings.Join(gh.requests, "\n") != strings.Join(wantReq, "\n") {
-		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(gh.requests, "\n"), strings.Join(wantReq, "\n"))
+	var got []string
+	for _, req := range api.Requests() {
+		got = append(got, req.String())
+	}
+	list := "GET " + routePulls + "?base=main&head=acme%3Abump%2Fghcr.io-acme-api&state=open"
+	want := []string{list, "POST " + routePulls, "POST " + routeLabels, list, "PATCH " + routePull, "POST " + routeLabels}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 
 	// An API that keeps failing: a few tries, then exit 3.
-	gh.status = http.StatusBadGateway
-	gh.requests = nil
+	failing.Store(true)
+	before := len(api.Requests())
 	res = runAction(t, env, args("1.3.0")...)
-	if res.code != 3 || len(gh.requests) != apiAttempts {
-		t.Errorf("API 502: exit %d after %d requests, want 3 after %d\n%s", res.code, len(gh.requests), apiAttempts, res.stderr)
+	if n := len(api.Requests()) - before; res.code != 3 || n != apiAttempts {
+		t.Errorf("API 502: exit %d after %d requests, want 3 after %d\n%s", res.code, n, apiAttempts, res.stderr)
 	}
 }
