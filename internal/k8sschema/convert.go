@@ -118,10 +118,6 @@ func addNull(s map[string]any) {
 		}
 		s["type"] = append(t, "null")
 	}
-	// An enum without null would still reject it.
-	if e, ok := s["enum"].([]any); ok {
-		s["enum"] = append(e, nil)
-	}
 }
 
 // StripDocs removes descriptions and other text the validator never

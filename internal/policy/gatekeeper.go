@@ -87,7 +87,7 @@ func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any)
 			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
 		}
 		pq, err := rego.New(
-			rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(m.Package.Path.Extend(ast.Ref{ast.StringTerm("violation")}))))),
+			rego.Query(m.Package.Path.String()+".violation"),
 			rego.Compiler(compiler),
 		).PrepareForEval(ctx)
 		if err != nil {

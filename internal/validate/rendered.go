@@ -116,7 +116,8 @@ func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []repo
 		file, line := chartFile, 1
 		// Template errors name the template and line: chart/templates/x.yaml:12:3.
 		if m := helmErrAt.FindStringSubmatch(err.Error()); m != nil {
-			if rel, ok := strings.CutPrefix(m[1], filepath.Base(dir)+"/"); ok {
+			// The first segment is the chart's name, not its directory.
+			if _, rel, ok := strings.Cut(m[1], "/"); ok {
 				file = slash(filepath.Join(dir, rel))
 			}
 			fmt.Sscan(m[2], &line)
