@@ -61,10 +61,34 @@ func NewBuiltin(ctx context.Context) (*Builtin, error) {
 	return &Builtin{pq: pq}, nil
 }
 
-// Eval runs the rules on one object and the objects related to it.
-func (b *Builtin) Eval(ctx context.Context, object map[string]any, related map[string][]any) ([]Result, error) {
-	input := map[string]any{"object": object, "related": toAny(related)}
-	rs, err := b.pq.Eval(ctx, rego.EvalInput(input))
+// Kinds are the only kinds any built-in rule looks at; others are not
+// evaluated at all. Keep in step with builtin.rego.
+var Kinds = map[string]bool{
+	"Deployment": true, "StatefulSet": true, "DaemonSet": true, "ReplicaSet": true, "Job": true, "CronJob": true, "Pod": true,
+	"PodDisruptionBudget": true, "Ingress": true, "Secret": true,
+}
+
+// Input converts an object once for every query that reads it.
+func Input(object map[string]any) (ast.Value, error) {
+	v, err := ast.InterfaceToValue(object)
+	if err != nil {
+		return nil, fmt.Errorf("converting object for policies: %w", err)
+	}
+	return v, nil
+}
+
+// Eval runs the rules on one object (converted by Input) and the
+// objects related to it.
+func (b *Builtin) Eval(ctx context.Context, object ast.Value, kind string, related map[string][]any) ([]Result, error) {
+	if !Kinds[kind] {
+		return nil, nil
+	}
+	rel, err := ast.InterfaceToValue(toAny(related))
+	if err != nil {
+		return nil, fmt.Errorf("converting related objects: %w", err)
+	}
+	input := ast.NewObject([2]*ast.Term{ast.StringTerm("object"), ast.NewTerm(object)}, [2]*ast.Term{ast.StringTerm("related"), ast.NewTerm(rel)})
+	rs, err := b.pq.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating built-in policies: %w", err)
 	}

@@ -161,10 +161,10 @@ func compile(modules map[string]string, version ast.RegoVersion) (*ast.Compiler,
 func (c *Conftest) Empty() bool { return len(c.queries) == 0 }
 
 // Eval runs every namespace's rules on one document.
-func (c *Conftest) Eval(ctx context.Context, object map[string]any) ([]Result, error) {
+func (c *Conftest) Eval(ctx context.Context, object ast.Value) ([]Result, error) {
 	var out []Result
 	for _, q := range c.queries {
-		rs, err := q.pq.Eval(ctx, rego.EvalInput(object))
+		rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(object))
 		if err != nil {
 			return nil, fmt.Errorf("evaluating policy namespace %q: %w", q.ns, err)
 		}

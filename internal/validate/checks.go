@@ -131,13 +131,21 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 			fs = append(fs, report.Finding{Source: source, Rule: res.Rule, Severity: report.Severity(res.Severity), File: file, Line: line, Resource: r, Message: msg})
 		}
 	}
-	if c.builtin != nil {
-		rs, err := c.builtin.Eval(ctx, d.Object, c.related[d])
-		add(report.SourcePolicy, rs, err)
-	}
-	if c.conftest != nil && !c.conftest.Empty() {
-		rs, err := c.conftest.Eval(ctx, d.Object)
-		add(report.SourcePolicy, rs, err)
+	// The object is converted for Rego once, for every query that reads it.
+	if c.builtin != nil && policy.Kinds[r.Kind] || c.conftest != nil && !c.conftest.Empty() {
+		input, err := policy.Input(d.Object)
+		if err != nil {
+			add(report.SourcePolicy, nil, err)
+		} else {
+			if c.builtin != nil {
+				rs, err := c.builtin.Eval(ctx, input, r.Kind, c.related[d])
+				add(report.SourcePolicy, rs, err)
+			}
+			if c.conftest != nil && !c.conftest.Empty() {
+				rs, err := c.conftest.Eval(ctx, input)
+				add(report.SourcePolicy, rs, err)
+			}
+		}
 	}
 	if c.gatekeeper != nil && !c.gatekeeper.Empty() {
 		rs, err := c.gatekeeper.Eval(ctx, d.Object)

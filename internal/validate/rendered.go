@@ -35,6 +35,18 @@ func (c *sourceCache) docs(file string) []*Doc {
 	return docs
 }
 
+// tracer maps field paths of the index-th document of file to lines,
+// parsing the file on first use.
+func (c *sourceCache) tracer(file string, index, line int) func([]string) (string, int) {
+	return func(path []string) (string, int) {
+		docs := c.docs(file)
+		if index >= len(docs) {
+			return file, line
+		}
+		return file, lineOf(docs[index].Node, path, line)
+	}
+}
+
 // find returns the document of file that holds kind/name: the name as
 // written there, before a prefix, suffix or namespace was applied.
 func (c *sourceCache) find(file, kind, name string) *Doc {
@@ -86,21 +98,24 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 		for _, d := range ds {
 			src := o.Source
 			d.File, d.Line = kfile, 1
-			var srcDoc *Doc
-			if src != "" && !o.Generated {
-				r := d.Resource()
-				srcDoc = sources.find(src, r.Kind, r.Name)
+			r := d.Resource()
+			generated := o.Generated
+			d.Node = nil
+			// The source is parsed only when a finding asks for a line.
+			d.trace = func(path []string) (string, int) {
+				if src == "" {
+					return kfile, 1
+				}
+				if !generated {
+					if sd := sources.find(src, r.Kind, r.Name); sd != nil {
+						return sd.File, lineOf(sd.Node, path, sd.Line)
+					}
+				}
+				return src, 1
 			}
-			switch {
-			case srcDoc != nil:
-				d.trace = func(path []string) (string, int) { return srcDoc.File, lineOf(srcDoc.Node, path, srcDoc.Line) }
-			case src != "":
+			if src != "" {
 				d.File = src
-				d.trace = func([]string) (string, int) { return src, 1 }
-			default:
-				d.trace = func([]string) (string, int) { return kfile, 1 }
 			}
-			d.File, d.Line = d.At(nil)
 			docs = append(docs, d)
 		}
 	}
@@ -136,7 +151,7 @@ func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []repo
 		for _, d := range ds {
 			line := kindLine(t.Text, d.Resource().Kind)
 			src, lines := t.Source, strings.Split(t.Text, "\n")
-			d.File, d.Line = src, line
+			d.File, d.Line, d.Node = src, line, nil
 			d.trace = func(path []string) (string, int) { return src, templateLine(lines, line, path) }
 			docs = append(docs, d)
 		}
