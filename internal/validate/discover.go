@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -72,7 +71,7 @@ func discover(cfg Config) (*plan, error) {
 					return filepath.SkipDir
 				}
 				for _, k := range render.KustomizationFiles {
-					if _, err := os.Stat(filepath.Join(path, k)); err == nil {
+					if isKustomizeFile(filepath.Join(path, k)) {
 						kdirs[rel] = true
 					}
 				}
@@ -140,6 +139,9 @@ func discover(cfg Config) (*plan, error) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		switch {
+		case slices.Contains(render.KustomizationFiles, base) && !isKustomizeFile(f):
+			// A Flux Kustomization saved as kustomization.yaml is a resource.
+			p.files = append(p.files, f)
 		case slices.Contains(nonResourceNames, base), valuesFiles[f],
 			strings.HasPrefix(f, ".github/") || strings.Contains(f, "/.github/"):
 			p.skippedFiles++
@@ -217,4 +219,16 @@ func kustomizationRefs(dir string) []string {
 	return refs
 }
 
-var errUsage = errors.New("usage")
+// isKustomizeFile reports whether path is a kustomize kustomization, not
+// a Flux Kustomization object that happens to share the name.
+func isKustomizeFile(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	var head struct {
+		APIVersion string `yaml:"apiVersion"`
+	}
+	_ = yaml.Unmarshal(b, &head)
+	return head.APIVersion == "" || strings.HasPrefix(head.APIVersion, "kustomize.config.k8s.io/")
+}
