@@ -24,6 +24,8 @@ measure() {
 	shift
 	# Findings make every tool exit 1; only the time matters here.
 	/usr/bin/time -f "%e %M" -o "$work/$name" "$@" >"$work/$name.out" 2>&1 || true
+	# GNU time puts "Command exited with non-zero status" before the figures.
+	tail -n 1 "$work/$name" >"$work/$name.t" && mv "$work/$name.t" "$work/$name"
 	read -r wall rss <"$work/$name"
 	printf '%-16s %7.2f s  %6d MB\n' "$name" "$wall" "$((rss / 1024))"
 }

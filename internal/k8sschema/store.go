@@ -88,7 +88,7 @@ type Store struct {
 	err     error
 	kinds   map[string]string
 	defs    map[string]any
-	gateway map[string]map[string]any
+	crds    map[string]map[string]any
 
 	mu    sync.Mutex
 	cache map[string][]byte
@@ -112,11 +112,11 @@ func (s *Store) load() error {
 		var g struct {
 			Schemas map[string]map[string]any `json:"schemas"`
 		}
-		if err := readGz("data/gateway-api.json.gz", &g); err != nil {
+		if err := readGz("data/crds.json.gz", &g); err != nil {
 			s.err = err
 			return
 		}
-		s.kinds, s.defs, s.gateway = k.Kinds, k.Definitions, g.Schemas
+		s.kinds, s.defs, s.crds = k.Kinds, k.Definitions, g.Schemas
 	})
 	return s.err
 }
@@ -136,7 +136,7 @@ func (s *Store) Schema(apiVersion, kind string) ([]byte, error) {
 	var schema map[string]any
 	if name, ok := s.kinds[key]; ok {
 		schema = Standalone(s.defs, name, s.strict)
-	} else if g, ok := s.gateway[key]; ok {
+	} else if g, ok := s.crds[key]; ok {
 		c, err := deepCopy(g)
 		if err != nil {
 			return nil, err

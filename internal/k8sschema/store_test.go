@@ -41,6 +41,11 @@ func TestStoreSchemas(t *testing.T) {
 	if b, _ := s.Schema("gateway.networking.k8s.io/v1", "HTTPRoute"); b == nil {
 		t.Error("no embedded Gateway API HTTPRoute schema")
 	}
+	for _, gvk := range [][2]string{{"argoproj.io/v1alpha1", "Application"}, {"kustomize.toolkit.fluxcd.io/v1", "Kustomization"}} {
+		if b, _ := s.Schema(gvk[0], gvk[1]); b == nil {
+			t.Errorf("no embedded %s schema", gvk[1])
+		}
+	}
 	if b, _ := s.Schema("example.com/v1", "Nope"); b != nil {
 		t.Error("schema for an unknown kind")
 	}

@@ -1,15 +1,14 @@
 // Command gen writes the embedded schema data of package k8sschema: for
 // each Kubernetes minor, the OpenAPI v2 definitions of the k8s.io/kubernetes
 // module (api/openapi-spec/swagger.json) that some kind uses, without
-// descriptions; and the Gateway API CRDs of sigs.k8s.io/gateway-api as
-// schemas. Modules come from the Go module cache (go mod download).
+// descriptions; and, as schemas, the CRDs of the Gateway API, Argo CD and
+// Flux's Kustomization. Modules come from the Go module cache (go mod download).
 package main
 
 import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -27,7 +26,14 @@ import (
 // kubernetes is the newest patch release of each minor that is embedded.
 var kubernetes = []string{"v1.30.14", "v1.31.14", "v1.32.10", "v1.33.6", "v1.34.2", "v1.35.4", "v1.36.3", "v1.37.2"}
 
-const gatewayAPI = "v1.6.3"
+// crdSources are the CRDs embedded beside Kubernetes' own kinds: the
+// Gateway API (the experimental channel is a superset of the standard
+// one) and the GitOps agents' objects a config repo holds.
+var crdSources = []struct{ module, version, glob string }{
+	{"sigs.k8s.io/gateway-api", "v1.6.3", "config/crd/experimental/*.yaml"},
+	{"github.com/argoproj/argo-cd/v3", "v3.0.0", "manifests/crds/*-crd.yaml"},
+	{"github.com/fluxcd/kustomize-controller", "v1.6.0", "config/crd/bases/*.yaml"},
+}
 
 func main() {
 	out := flag.String("out", "data", "output directory")
@@ -63,22 +69,27 @@ func run(out string) error {
 			return err
 		}
 	}
-	dir, err := moduleDir("sigs.k8s.io/gateway-api", gatewayAPI)
-	if err != nil {
-		return err
-	}
-	// The experimental channel is a superset of the standard one.
-	files, _ := filepath.Glob(filepath.Join(dir, "config", "crd", "experimental", "*.yaml"))
 	schemas := map[string]map[string]any{}
-	for _, f := range files {
-		if err := crdFile(f, schemas); err != nil {
+	for _, src := range crdSources {
+		dir, err := moduleDir(src.module, src.version)
+		if err != nil {
 			return err
 		}
+		files, _ := filepath.Glob(filepath.Join(dir, src.glob))
+		if len(files) == 0 {
+			return fmt.Errorf("no CRDs at %s in %s@%s", src.glob, src.module, src.version)
+		}
+		for _, f := range files {
+			if err := crdFile(f, schemas); err != nil {
+				return err
+			}
+		}
 	}
-	if len(schemas) == 0 {
-		return errors.New("no Gateway API CRDs found")
+	sources := map[string]string{}
+	for _, src := range crdSources {
+		sources[src.module] = src.version
 	}
-	return writeGz(filepath.Join(out, "gateway-api.json.gz"), map[string]any{"version": gatewayAPI, "schemas": schemas})
+	return writeGz(filepath.Join(out, "crds.json.gz"), map[string]any{"sources": sources, "schemas": schemas})
 }
 
 func moduleDir(path, version string) (string, error) {
