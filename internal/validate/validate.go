@@ -2,9 +2,23 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/version"
 )
 
 // Main runs the validate-config action and returns its exit code.
@@ -13,8 +27,277 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	return action.Run(ctx, "validate-config", env, ParseConfig, run)
 }
 
+func usageErr(input, format string, args ...any) error {
+	return action.UsageErr(input, fmt.Errorf(format, args...))
+}
+
 func run(ctx context.Context, c *action.Context, cfg Config) error {
-	c.Logf("validate-config: paths=%v kubernetes-version=%s", cfg.Paths, cfg.KubernetesVersion)
-	c.SetOutput("resources", "0")
+	k8sVersion := cfg.KubernetesVersion
+	if k8sVersion == "" {
+		k8sVersion = k8sschema.Newest() + ".0"
+	}
+	minor, err := k8sschema.ParseMinor(k8sVersion)
+	if err != nil {
+		return usageErr("kubernetes-version", "%w", err)
+	}
+	// The deprecation table starts at 1.16; schemas at the oldest embedded.
+	if minorNumber(minor) < 16 {
+		return usageErr("kubernetes-version", "%q is older than 1.16, the oldest version checked", k8sVersion)
+	}
+	schemaMinor := k8sschema.Embedded(minor)
+	if schemaMinor != minor {
+		c.Warnf("no schemas embedded for Kubernetes %s: using those of %s", minor, schemaMinor)
+	}
+	// Every document of the repo is held at once (cross-resource rules
+	// need them all); a soft limit makes the collector work harder
+	// instead of letting garbage double the peak. GOMEMLIMIT overrides.
+	if c.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(120 << 20)
+	}
+	if err := checkInputFiles(cfg); err != nil {
+		return err
+	}
+	if cfg.OutputFormat != "text" {
+		c.SetQuiet(true)
+	}
+
+	p, err := discover(cfg)
+	if err != nil {
+		return err
+	}
+	in := load(ctx, cfg, p, k8sVersion)
+
+	crdSchemas, crdFindings, err := collectCRDs(cfg, in.docs)
+	if err != nil {
+		return err
+	}
+	in.findings = append(in.findings, crdFindings...)
+
+	var resources []*Doc
+	skipped := p.skippedFiles
+	for _, d := range in.docs {
+		if d.IsResource() {
+			resources = append(resources, d)
+		} else {
+			skipped++
+		}
+	}
+
+	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crdSchemas)
+	if err != nil {
+		return err
+	}
+	defer checks.close()
+	findings := append(in.findings, checks.run(ctx, resources)...)
+	findings = filterRules(findings, cfg.DisableRules)
+	findings = dedupe(findings)
+	report.Sort(findings)
+
+	c.AddFindings(findings...)
+	counts := report.Count(findings)
+	c.SetOutput("resources", strconv.Itoa(len(resources)))
+	c.SetOutput("errors", strconv.Itoa(counts.Errors))
+	c.SetOutput("warnings", strconv.Itoa(counts.Warnings))
+	c.SetOutput("notices", strconv.Itoa(counts.Notices))
+	c.SetReportData("kubernetesVersion", minor)
+	c.SetReportData("skipped", skipped)
+	c.Logf("validate-config: %d resource(s) in %d file(s), %d kustomization(s), %d chart(s); %d skipped; Kubernetes %s",
+		len(resources), len(p.files), len(p.kustomizations), len(p.charts), skipped, minor)
+
+	if legend := ruleLegend(findings); legend != "" {
+		c.Logf("%s", legend)
+		c.AddSummary("#### Rules\n\n" + legend)
+	}
+	rules := ruleMetadata()
+	if cfg.SARIFFile != "" {
+		b, err := report.SARIF(sarifTool(), rules, findings, "")
+		if err != nil {
+			return err
+		}
+		if err := writeFile(cfg.SARIFFile, b); err != nil {
+			return action.External(fmt.Errorf("writing sarif-file %q: %w", cfg.SARIFFile, err))
+		}
+		c.SetOutput("sarif-file", cfg.SARIFFile)
+	}
+	failed := report.AtOrAbove(findings, cfg.FailOn)
+	if err := printFormat(c, cfg, findings, rules, failed); err != nil {
+		return err
+	}
+	if failed {
+		return action.ErrFindings
+	}
 	return nil
+}
+
+func sarifTool() report.Tool {
+	return report.Tool{Name: "validate-config", Version: version.String(), InformationURI: "https://github.com/gitops-actions/gitops-actions"}
+}
+
+// printFormat writes the json, sarif or junit form of the result on
+// stdout; text is printed by the runtime.
+func printFormat(c *action.Context, cfg Config, fs []report.Finding, rules map[string]report.Rule, failed bool) error {
+	var b []byte
+	var err error
+	switch cfg.OutputFormat {
+	case "json":
+		status := report.StatusPassed
+		if failed {
+			status = report.StatusFailed
+		}
+		r := &report.Report{Action: "validate-config", Version: version.String(), Status: status, Outputs: c.Outputs(), Findings: fs}
+		b, err = json.MarshalIndent(r, "", "  ")
+	case "sarif":
+		b, err = report.SARIF(sarifTool(), rules, fs, "")
+	case "junit":
+		b, err = report.JUnit("validate-config", fs, cfg.FailOn)
+	default:
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(c.Stdout, "%s\n", c.Redact(string(b)))
+	return err
+}
+
+func writeFile(path string, b []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b, 0o644)
+}
+
+// checkInputFiles fails early, before any work, on inputs that name
+// files or directories that are not there.
+func checkInputFiles(cfg Config) error {
+	var errs []error
+	for _, group := range []struct {
+		input string
+		paths []string
+	}{{"helm-values", cfg.HelmValues}, {"crd-path", cfg.CRDPaths}, {"policy", cfg.Policies}, {"data", cfg.Data}} {
+		for _, p := range group.paths {
+			if _, err := os.Stat(p); err != nil {
+				errs = append(errs, usageErr(group.input, "%q: %w", p, err))
+			}
+		}
+	}
+	for _, id := range cfg.DisableRules {
+		if strings.HasPrefix(id, "GA-") {
+			if _, ok := ruleMetadata()[id]; !ok {
+				errs = append(errs, usageErr("disable-rules", "%q is not a built-in rule ID", id))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loaded is every document of the input, rendered where needed.
+type loaded struct {
+	docs     []*Doc
+	findings []report.Finding
+}
+
+// load reads plain files and renders kustomizations and charts, in
+// parallel; the result is in a stable order.
+func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
+	type job struct {
+		kind, path string
+	}
+	var jobs []job
+	for _, f := range p.files {
+		jobs = append(jobs, job{"file", f})
+	}
+	for _, k := range p.kustomizations {
+		jobs = append(jobs, job{"kustomize", k})
+	}
+	for _, ch := range p.charts {
+		jobs = append(jobs, job{"helm", ch})
+	}
+	results := make([]loaded, len(jobs))
+	origins := newSourceCache()
+	parallel(ctx, len(jobs), func(i int) {
+		j := jobs[i]
+		var docs []*Doc
+		var fs []report.Finding
+		switch j.kind {
+		case "file":
+			b, err := os.ReadFile(j.path)
+			if err != nil {
+				fs = []report.Finding{{Source: report.SourceSyntax, Severity: report.Error, File: j.path, Message: fmt.Sprintf("reading file: %v", err)}}
+				break
+			}
+			docs, fs = parseDocs(j.path, b, 0)
+			// Lines are found again only for documents with findings, so
+			// the parsed nodes of a large repo are not all kept.
+			for i, d := range docs {
+				d.Node = nil
+				d.trace = origins.tracer(d.File, i, d.Line)
+			}
+		case "kustomize":
+			docs, fs = renderKustomization(j.path, origins)
+		case "helm":
+			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion)
+		}
+		results[i] = loaded{docs: docs, findings: fs}
+	})
+	out := &loaded{}
+	for _, r := range results {
+		out.docs = append(out.docs, r.docs...)
+		out.findings = append(out.findings, r.findings...)
+	}
+	return out
+}
+
+// parallel runs fn for 0..n-1 on as many goroutines as there are CPUs.
+func parallel(ctx context.Context, n int, fn func(i int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				fn(i)
+			}
+		})
+	}
+	for i := range n {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+}
+
+// filterRules drops findings of disabled rules.
+func filterRules(fs []report.Finding, disabled []string) []report.Finding {
+	if len(disabled) == 0 {
+		return fs
+	}
+	return slices.DeleteFunc(fs, func(f report.Finding) bool { return slices.Contains(disabled, f.Rule) })
+}
+
+// dedupe drops repeated findings: a base rendered by two overlays is
+// reported once at its own line.
+func dedupe(fs []report.Finding) []report.Finding {
+	seen := map[string]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		k := f.String() + "\x00" + f.Source
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, f)
+	}
+	return out
+}
+
+func minorNumber(minor string) int {
+	_, m, _ := strings.Cut(minor, ".")
+	n, _ := strconv.Atoi(m)
+	return n
 }

@@ -1,0 +1,85 @@
+package deprecation
+
+import (
+	_ "embed"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed apis.yaml
+var apisYAML []byte
+
+// API is one deprecated or removed apiVersion/kind.
+type API struct {
+	APIVersion  string `yaml:"apiVersion"`
+	Kind        string `yaml:"kind"`
+	Deprecated  string `yaml:"deprecated"`
+	Removed     string `yaml:"removed"`
+	Replacement string `yaml:"replacement"`
+}
+
+// Status of an API in a cluster version.
+type Status int
+
+// Statuses.
+const (
+	Current Status = iota
+	Deprecated
+	Removed
+)
+
+var (
+	once  sync.Once
+	table map[string]API
+	err   error
+)
+
+// Table returns the embedded table keyed by "apiVersion/kind".
+func Table() (map[string]API, error) {
+	once.Do(func() {
+		var list []API
+		if err = yaml.Unmarshal(apisYAML, &list); err != nil {
+			err = fmt.Errorf("embedded deprecation table: %w", err)
+			return
+		}
+		table = make(map[string]API, len(list))
+		for _, a := range list {
+			table[a.APIVersion+"/"+a.Kind] = a
+		}
+	})
+	return table, err
+}
+
+// Check says whether apiVersion/kind is deprecated or removed in the
+// Kubernetes minor ("1.33").
+func Check(apiVersion, kind, minor string) (Status, API) {
+	t, err := Table()
+	if err != nil {
+		return Current, API{}
+	}
+	a, ok := t[apiVersion+"/"+kind]
+	if !ok {
+		return Current, API{}
+	}
+	m := minorNumber(minor)
+	switch {
+	case a.Removed != "" && m >= minorNumber(a.Removed):
+		return Removed, a
+	case a.Deprecated != "" && m >= minorNumber(a.Deprecated):
+		return Deprecated, a
+	}
+	return Current, a
+}
+
+func minorNumber(v string) int {
+	parts := strings.Split(strings.TrimPrefix(v, "v"), ".")
+	if len(parts) < 2 {
+		return 0
+	}
+	n, _ := strconv.Atoi(parts[1])
+	return n
+}

@@ -1,0 +1,292 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// Gatekeeper evaluates ConstraintTemplates' Rego for their constraints,
+// as Gatekeeper's admission webhook would (what gator does offline).
+type Gatekeeper struct {
+	constraints []constraint
+}
+
+type constraint struct {
+	kind, name string
+	action     string // deny, warn, dryrun
+	match      map[string]any
+	params     any
+	pq         *rego.PreparedEvalQuery
+}
+
+// IsTemplate reports whether an object is a ConstraintTemplate.
+func IsTemplate(obj map[string]any) bool {
+	av, _ := obj["apiVersion"].(string)
+	return obj["kind"] == "ConstraintTemplate" && strings.HasPrefix(av, "templates.gatekeeper.sh/")
+}
+
+// IsConstraint reports whether an object is a Gatekeeper constraint.
+func IsConstraint(obj map[string]any) bool {
+	av, _ := obj["apiVersion"].(string)
+	return strings.HasPrefix(av, "constraints.gatekeeper.sh/")
+}
+
+// NewGatekeeper prepares each template's violation query once; every
+// constraint of its kind shares it.
+func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any) (*Gatekeeper, error) {
+	queries := map[string]*rego.PreparedEvalQuery{}
+	for _, t := range templates {
+		kind := str(t, "spec", "crd", "spec", "names", "kind")
+		name := str(t, "metadata", "name")
+		targets, _ := Field(t, "spec", "targets").([]any)
+		if kind == "" || len(targets) == 0 {
+			return nil, fmt.Errorf("ConstraintTemplate %q has no spec.crd.spec.names.kind or targets", name)
+		}
+		target, _ := targets[0].(map[string]any)
+		src, _ := target["rego"].(string)
+		version := ast.RegoV0
+		if src == "" {
+			// Newer templates carry code: [{engine: Rego, source: {rego, version}}].
+			code, _ := target["code"].([]any)
+			for _, c := range code {
+				cm, _ := c.(map[string]any)
+				if cm["engine"] == "Rego" {
+					src = str(cm, "source", "rego")
+					if str(cm, "source", "version") == "v1" {
+						version = ast.RegoV1
+					}
+				}
+			}
+		}
+		if src == "" {
+			return nil, fmt.Errorf("ConstraintTemplate %q has no Rego", name)
+		}
+		mods := map[string]string{name + ".rego": src}
+		libs, _ := target["libs"].([]any)
+		for i, l := range libs {
+			if s, ok := l.(string); ok {
+				mods[fmt.Sprintf("%s.lib%d.rego", name, i)] = s
+			}
+		}
+		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: version})
+		if err != nil && version == ast.RegoV0 {
+			version = ast.RegoV1
+			m, err = ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: version})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+		}
+		compiler, err := compile(mods, version)
+		if err != nil {
+			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+		}
+		pq, err := rego.New(
+			rego.Query(m.Package.Path.String()+".violation"),
+			rego.Compiler(compiler),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+		}
+		queries[kind] = &pq
+	}
+	g := &Gatekeeper{}
+	for _, c := range constraints {
+		kind, _ := c["kind"].(string)
+		name := str(c, "metadata", "name")
+		pq, ok := queries[kind]
+		if !ok {
+			return nil, fmt.Errorf("constraint %s %q has no ConstraintTemplate of that kind in the policy directories", kind, name)
+		}
+		action := str(c, "spec", "enforcementAction")
+		if action == "" {
+			action = "deny"
+		}
+		match, _ := Field(c, "spec", "match").(map[string]any)
+		g.constraints = append(g.constraints, constraint{kind: kind, name: name, action: action, match: match, params: Field(c, "spec", "parameters"), pq: pq})
+	}
+	return g, nil
+}
+
+// Empty reports whether there are no constraints.
+func (g *Gatekeeper) Empty() bool { return len(g.constraints) == 0 }
+
+// Eval runs every constraint that matches the object.
+func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any) ([]Result, error) {
+	var out []Result
+	for _, c := range g.constraints {
+		if !matches(c.match, obj) {
+			continue
+		}
+		av, _ := obj["apiVersion"].(string)
+		group, version, ok := strings.Cut(av, "/")
+		if !ok {
+			group, version = "", av
+		}
+		params := c.params
+		if params == nil {
+			params = map[string]any{}
+		}
+		input := map[string]any{
+			"review": map[string]any{
+				"object":    obj,
+				"kind":      map[string]any{"group": group, "version": version, "kind": obj["kind"]},
+				"name":      str(obj, "metadata", "name"),
+				"namespace": str(obj, "metadata", "namespace"),
+				"operation": "CREATE",
+			},
+			"parameters": params,
+		}
+		rs, err := c.pq.Eval(ctx, rego.EvalInput(input))
+		if err != nil {
+			return nil, fmt.Errorf("evaluating constraint %s %q: %w", c.kind, c.name, err)
+		}
+		sev := "error"
+		switch c.action {
+		case "warn":
+			sev = "warning"
+		case "dryrun":
+			sev = "notice"
+		}
+		var msgs []string
+		for _, r := range rs {
+			for _, e := range r.Expressions {
+				msgs = append(msgs, messages(e.Value)...)
+			}
+		}
+		sort.Strings(msgs)
+		for _, m := range msgs {
+			out = append(out, Result{Rule: c.kind + "/" + c.name, Severity: sev, Message: m})
+		}
+	}
+	return out, nil
+}
+
+// matches applies spec.match: kinds, namespaces, excludedNamespaces,
+// labelSelector and namespaceSelector-free scope.
+func matches(match map[string]any, obj map[string]any) bool {
+	if match == nil {
+		return true
+	}
+	av, _ := obj["apiVersion"].(string)
+	group := ""
+	if g, _, ok := strings.Cut(av, "/"); ok {
+		group = g
+	}
+	kind, _ := obj["kind"].(string)
+	if kinds, ok := match["kinds"].([]any); ok && len(kinds) > 0 {
+		found := false
+		for _, k := range kinds {
+			km, _ := k.(map[string]any)
+			groups := strings_(km["apiGroups"])
+			ks := strings_(km["kinds"])
+			if (len(groups) == 0 || slices.Contains(groups, "*") || slices.Contains(groups, group)) &&
+				(len(ks) == 0 || slices.Contains(ks, "*") || slices.Contains(ks, kind)) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	ns := str(obj, "metadata", "namespace")
+	if list := strings_(match["namespaces"]); len(list) > 0 && !globMatch(list, ns) {
+		return false
+	}
+	if list := strings_(match["excludedNamespaces"]); len(list) > 0 && globMatch(list, ns) {
+		return false
+	}
+	if scope, _ := match["scope"].(string); scope == "Namespaced" && ns == "" || scope == "Cluster" && ns != "" {
+		return false
+	}
+	if sel, ok := match["labelSelector"].(map[string]any); ok {
+		labels, _ := Field(obj, "metadata", "labels").(map[string]any)
+		if !SelectorMatches(sel, labels) {
+			return false
+		}
+	}
+	return true
+}
+
+func globMatch(patterns []string, s string) bool {
+	for _, p := range patterns {
+		if p == s || strings.HasSuffix(p, "*") && strings.HasPrefix(s, strings.TrimSuffix(p, "*")) {
+			return true
+		}
+	}
+	return false
+}
+
+// SelectorMatches applies a Kubernetes label selector (matchLabels and
+// matchExpressions) to labels. An empty selector matches everything.
+func SelectorMatches(sel map[string]any, labels map[string]any) bool {
+	if ml, ok := sel["matchLabels"].(map[string]any); ok {
+		for k, v := range ml {
+			if fmt.Sprint(labels[k]) != fmt.Sprint(v) {
+				return false
+			}
+		}
+	}
+	exprs, _ := sel["matchExpressions"].([]any)
+	for _, e := range exprs {
+		em, _ := e.(map[string]any)
+		key, _ := em["key"].(string)
+		values := strings_(em["values"])
+		v, has := labels[key]
+		val := fmt.Sprint(v)
+		switch em["operator"] {
+		case "In":
+			if !has || !slices.Contains(values, val) {
+				return false
+			}
+		case "NotIn":
+			if has && slices.Contains(values, val) {
+				return false
+			}
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func strings_(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Field follows path through nested maps; nil when any step is missing.
+func Field(m map[string]any, path ...string) any {
+	var cur any = m
+	for _, p := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[p]
+	}
+	return cur
+}
+
+func str(m map[string]any, path ...string) string {
+	s, _ := Field(m, path...).(string)
+	return s
+}

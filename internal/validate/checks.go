@@ -1,0 +1,189 @@
+package validate
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/gitops-actions/gitops-actions/internal/deprecation"
+	"github.com/gitops-actions/gitops-actions/internal/policy"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// checkers hold everything prepared once and then run on each document.
+type checkers struct {
+	cfg        Config
+	minor      string
+	schema     *schemaChecker
+	builtin    *policy.Builtin
+	conftest   *policy.Conftest
+	gatekeeper *policy.Gatekeeper
+	related    map[*Doc]map[string][]any
+}
+
+func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any) (*checkers, error) {
+	c := &checkers{cfg: cfg, minor: minor}
+	var err error
+	if c.schema, err = newSchemaChecker(cfg, schemaMinor, docs, crds); err != nil {
+		return nil, err
+	}
+	if cfg.BuiltinPolicies {
+		if c.builtin, err = policy.NewBuiltin(ctx); err != nil {
+			c.close()
+			return nil, err
+		}
+		c.related = relate(docs)
+	}
+	if len(cfg.Policies) > 0 {
+		mods, err := policy.LoadRego(cfg.Policies)
+		if err != nil {
+			c.close()
+			return nil, usageErr("policy", "%w", err)
+		}
+		data, err := policy.LoadData(cfg.Data)
+		if err != nil {
+			c.close()
+			return nil, usageErr("data", "%w", err)
+		}
+		if c.conftest, err = policy.NewConftest(ctx, mods, data, cfg.PolicyNamespaces, policy.RegoVersion(cfg.RegoVersion)); err != nil {
+			c.close()
+			return nil, usageErr("policy", "%w", err)
+		}
+		templates, constraints, err := gatekeeperObjects(cfg.Policies)
+		if err != nil {
+			c.close()
+			return nil, usageErr("policy", "%w", err)
+		}
+		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints); err != nil {
+			c.close()
+			return nil, usageErr("policy", "%w", err)
+		}
+	}
+	return c, nil
+}
+
+func (c *checkers) close() {
+	if c.schema != nil {
+		c.schema.cleanup()
+	}
+}
+
+// run checks every document, in parallel, each against its one decoded
+// object.
+func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
+	results := make([][]report.Finding, len(docs))
+	parallel(ctx, len(docs), func(i int) {
+		results[i] = c.check(ctx, docs[i])
+	})
+	var out []report.Finding
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
+	r := d.Resource()
+	st, api := deprecation.Check(r.APIVersion, r.Kind, c.minor)
+	var fs []report.Finding
+	// A removed API has no schema; GA-API-REMOVED says it better. A
+	// deprecated one may be older than the embedded schemas: checked when
+	// a schema is there, else GA-API-DEPRECATED stands alone.
+	switch st {
+	case deprecation.Current:
+		fs = c.schema.check(d)
+	case deprecation.Deprecated:
+		fs = slices.DeleteFunc(c.schema.check(d), func(f report.Finding) bool { return f.Rule == ruleNoSchema })
+	}
+	switch st {
+	case deprecation.Removed, deprecation.Deprecated:
+		file, line := d.At([]string{"apiVersion"})
+		f := report.Finding{Source: report.SourceDeprecation, File: file, Line: line, Resource: r}
+		repl := "; it has no replacement"
+		if api.Replacement != "" {
+			repl = "; use " + api.Replacement
+		}
+		if st == deprecation.Removed {
+			f.Rule, f.Severity = RuleAPIRemoved, report.Error
+			f.Message = fmt.Sprintf("%s %s was removed in Kubernetes %s (target %s)%s", r.APIVersion, r.Kind, api.Removed, c.minor, repl)
+		} else {
+			f.Rule, f.Severity = RuleAPIDeprecated, report.Warning
+			f.Message = fmt.Sprintf("%s %s is deprecated since Kubernetes %s", r.APIVersion, r.Kind, api.Deprecated)
+			if api.Removed != "" {
+				f.Message += fmt.Sprintf(" and removed in %s", api.Removed)
+			}
+			f.Message += repl
+		}
+		fs = append(fs, f)
+	}
+	add := func(source string, rs []policy.Result, err error) {
+		if err != nil {
+			file, line := d.At(nil)
+			fs = append(fs, report.Finding{Source: source, Severity: report.Error, File: file, Line: line, Resource: r, Message: err.Error()})
+			return
+		}
+		for _, res := range rs {
+			file, line := d.At(res.Path)
+			msg := res.Message
+			fs = append(fs, report.Finding{Source: source, Rule: res.Rule, Severity: report.Severity(res.Severity), File: file, Line: line, Resource: r, Message: msg})
+		}
+	}
+	// The object is converted for Rego once, for every query that reads it.
+	if c.builtin != nil && policy.Kinds[r.Kind] || c.conftest != nil && !c.conftest.Empty() {
+		input, err := policy.Input(d.Object)
+		if err != nil {
+			add(report.SourcePolicy, nil, err)
+		} else {
+			if c.builtin != nil {
+				rs, err := c.builtin.Eval(ctx, input, r.Kind, c.related[d])
+				add(report.SourcePolicy, rs, err)
+			}
+			if c.conftest != nil && !c.conftest.Empty() {
+				rs, err := c.conftest.Eval(ctx, input)
+				add(report.SourcePolicy, rs, err)
+			}
+		}
+	}
+	if c.gatekeeper != nil && !c.gatekeeper.Empty() {
+		rs, err := c.gatekeeper.Eval(ctx, d.Object)
+		add(report.SourcePolicy, rs, err)
+	}
+	return fs
+}
+
+// gatekeeperObjects reads ConstraintTemplates and constraints from the
+// YAML files of the policy directories.
+func gatekeeperObjects(dirs []string) (templates, constraints []map[string]any, err error) {
+	for _, dir := range dirs {
+		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
+			if err != nil || e.IsDir() || !isYAML(path) || filepath.Ext(path) == ".json" {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			docs, fs := parseDocs(path, b, 0)
+			if len(fs) > 0 {
+				return fmt.Errorf("%s", fs[0].String())
+			}
+			for _, d := range docs {
+				switch {
+				case d.Object == nil:
+				case policy.IsTemplate(d.Object):
+					templates = append(templates, d.Object)
+				case policy.IsConstraint(d.Object):
+					constraints = append(constraints, d.Object)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading %q: %w", dir, err)
+		}
+	}
+	return templates, constraints, nil
+}

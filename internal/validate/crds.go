@@ -1,0 +1,64 @@
+package validate
+
+import (
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+func isCRD(d *Doc) bool {
+	r := d.Resource()
+	return r.Kind == "CustomResourceDefinition" && (r.APIVersion == "apiextensions.k8s.io/v1" || r.APIVersion == "apiextensions.k8s.io/v1beta1")
+}
+
+// collectCRDs turns the CustomResourceDefinitions of the input and of
+// crd-path into schemas, so the custom resources beside them are checked.
+func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, []report.Finding, error) {
+	crds := []*Doc{}
+	var findings []report.Finding
+	for _, p := range cfg.CRDPaths {
+		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !isYAML(path) {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			ds, fs := parseDocs(slash(path), b, 0)
+			findings = append(findings, fs...)
+			for _, d := range ds {
+				if isCRD(d) {
+					crds = append(crds, d)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, usageErr("crd-path", "%q: %w", p, err)
+		}
+	}
+	for _, d := range docs {
+		if isCRD(d) {
+			crds = append(crds, d)
+		}
+	}
+	out := map[string]map[string]any{}
+	for _, d := range crds {
+		s, err := k8sschema.FromCRD(d.Object, cfg.Strict)
+		if err != nil {
+			file, line := d.At(nil)
+			findings = append(findings, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
+				Message: fmt.Sprintf("CustomResourceDefinition cannot be used as a schema: %v", err)})
+			continue
+		}
+		for k, v := range s {
+			out[k] = v
+		}
+	}
+	return out, findings, nil
+}

@@ -1,0 +1,302 @@
+package validate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// Doc is one YAML document of the input, decoded once; schema, policy and
+// deprecation checks all read Object.
+type Doc struct {
+	// File and Line locate the document's source (1-based).
+	File string
+	Line int
+	// Node is the parsed document, for mapping a field path to its line.
+	Node *yaml.Node
+	// Object is the decoded document.
+	Object map[string]any
+	// trace maps a field path to a line in another file (kustomize
+	// origins, Helm templates); nil means Node is the source.
+	trace func(path []string) (file string, line int)
+}
+
+// Resource names the document's object.
+func (d *Doc) Resource() *report.Resource {
+	r := &report.Resource{}
+	r.APIVersion, _ = d.Object["apiVersion"].(string)
+	r.Kind, _ = d.Object["kind"].(string)
+	if md, ok := d.Object["metadata"].(map[string]any); ok {
+		r.Name, _ = md["name"].(string)
+		r.Namespace, _ = md["namespace"].(string)
+	}
+	return r
+}
+
+// IsResource reports whether the document is a Kubernetes object: it has
+// both apiVersion and kind.
+func (d *Doc) IsResource() bool {
+	a, _ := d.Object["apiVersion"].(string)
+	k, _ := d.Object["kind"].(string)
+	return a != "" && k != ""
+}
+
+// At returns the file and line of the field at path (map keys and list
+// indexes), falling back to the nearest enclosing field that exists.
+func (d *Doc) At(path []string) (string, int) {
+	if d.trace != nil {
+		return d.trace(path)
+	}
+	return d.File, lineOf(d.Node, path, d.Line)
+}
+
+// lineOf walks node along path and returns the line of the deepest node
+// found; def when node is nil.
+func lineOf(node *yaml.Node, path []string, def int) int {
+	if node == nil {
+		return def
+	}
+	n := node
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	line := n.Line
+	for _, p := range path {
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == p {
+					line = n.Content[i].Line
+					next = n.Content[i+1]
+					break
+				}
+			}
+		case yaml.SequenceNode:
+			if i, err := strconv.Atoi(p); err == nil && i >= 0 && i < len(n.Content) {
+				next = n.Content[i]
+				line = next.Line
+			}
+		case yaml.AliasNode:
+			next = n.Alias
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	if line == 0 {
+		return def
+	}
+	return line
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// parseDocs splits a YAML stream into documents. Syntax errors and
+// duplicate keys become findings; a syntax error ends the file, as no
+// later document can be trusted.
+func parseDocs(file string, b []byte, lineOffset int) ([]*Doc, []report.Finding) {
+	var docs []*Doc
+	var fs []report.Finding
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			line := 0
+			msg := strings.TrimPrefix(err.Error(), "yaml: ")
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ = strconv.Atoi(m[1])
+				msg = strings.TrimSpace(strings.TrimPrefix(strings.Replace(msg, m[0], "", 1), ":"))
+				// These are reported at the 0-based line where the construct
+				// began; the rest are 1-based already.
+				if strings.HasPrefix(msg, "did not find expected") || strings.HasPrefix(msg, "found a tab character") {
+					line++
+				}
+			}
+			fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: line + lineOffset,
+				Message: "YAML syntax error: " + msg})
+			break
+		}
+		fs = append(fs, duplicateKeys(file, &n, lineOffset)...)
+		v, err := decodeNode(&n)
+		if err != nil {
+			fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: n.Line + lineOffset, Message: err.Error()})
+			continue
+		}
+		obj, _ := v.(map[string]any)
+		if obj == nil {
+			// Empty documents and scalars are not objects; a list at the
+			// top is not one either.
+			if _, isList := v.([]any); !isList {
+				continue
+			}
+		}
+		line := n.Line
+		if len(n.Content) > 0 {
+			line = n.Content[0].Line
+		}
+		if lineOffset != 0 {
+			shiftLines(&n, lineOffset)
+		}
+		docs = append(docs, &Doc{File: file, Line: line + lineOffset, Node: &n, Object: obj})
+	}
+	return docs, fs
+}
+
+func shiftLines(n *yaml.Node, by int) {
+	n.Line += by
+	for _, c := range n.Content {
+		shiftLines(c, by)
+	}
+}
+
+// duplicateKeys reports every mapping key given twice, at the second one.
+func duplicateKeys(file string, n *yaml.Node, off int) []report.Finding {
+	var fs []report.Finding
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		switch n.Kind {
+		case yaml.DocumentNode, yaml.SequenceNode:
+			for i, c := range n.Content {
+				p := path
+				if n.Kind == yaml.SequenceNode {
+					p = fmt.Sprintf("%s[%d]", path, i)
+				}
+				walk(c, p)
+			}
+		case yaml.MappingNode:
+			seen := map[string]int{}
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k := n.Content[i]
+				if k.Value == "<<" {
+					continue
+				}
+				if first, dup := seen[k.Value]; dup {
+					fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: k.Line + off,
+						Message: fmt.Sprintf("duplicate key %q at %s (first at line %d)", k.Value, strings.TrimPrefix(path+"."+k.Value, "."), first+off)})
+				} else {
+					seen[k.Value] = k.Line
+				}
+				walk(n.Content[i+1], path+"."+k.Value)
+			}
+		}
+	}
+	walk(n, "")
+	return fs
+}
+
+// decodeNode turns a node into plain Go values (maps, slices, strings,
+// int64, float64, bool, nil) the way a JSON decoder would, keeping the
+// last value of a duplicate key as the API server does.
+func decodeNode(n *yaml.Node) (any, error) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return decodeNode(n.Content[0])
+	case yaml.AliasNode:
+		return decodeNode(n.Alias)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := decodeNode(c)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.Value == "<<" && k.Tag == "!!merge" {
+				merged, err := decodeNode(vn)
+				if err != nil {
+					return nil, err
+				}
+				for _, m := range mergeSources(merged) {
+					for mk, mv := range m {
+						if _, ok := out[mk]; !ok {
+							out[mk] = mv
+						}
+					}
+				}
+				continue
+			}
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
+			}
+			v, err := decodeNode(vn)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	case yaml.ScalarNode:
+		return scalar(n)
+	}
+	return nil, nil
+}
+
+func mergeSources(v any) []map[string]any {
+	switch t := v.(type) {
+	case map[string]any:
+		return []map[string]any{t}
+	case []any:
+		var out []map[string]any
+		for _, e := range t {
+			if m, ok := e.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func scalar(n *yaml.Node) (any, error) {
+	switch n.ShortTag() {
+	case "!!str", "!!binary", "!!timestamp":
+		return n.Value, nil
+	case "!!null":
+		return nil, nil
+	case "!!bool":
+		var b bool
+		err := n.Decode(&b)
+		return b, err
+	case "!!int":
+		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
+			return i, nil
+		}
+		var i int64
+		if err := n.Decode(&i); err != nil {
+			var f float64
+			if ferr := n.Decode(&f); ferr == nil {
+				return f, nil
+			}
+			return nil, fmt.Errorf("line %d: %w", n.Line, err)
+		}
+		return i, nil
+	case "!!float":
+		var f float64
+		err := n.Decode(&f)
+		return f, err
+	}
+	return n.Value, nil
+}

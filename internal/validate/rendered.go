@@ -1,0 +1,205 @@
+package validate
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gitops-actions/gitops-actions/internal/render"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// sourceCache parses each file that rendered objects came from once.
+type sourceCache struct {
+	mu    sync.Mutex
+	files map[string][]*Doc
+}
+
+func newSourceCache() *sourceCache { return &sourceCache{files: map[string][]*Doc{}} }
+
+func (c *sourceCache) docs(file string) []*Doc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if d, ok := c.files[file]; ok {
+		return d
+	}
+	var docs []*Doc
+	if b, err := os.ReadFile(file); err == nil {
+		docs, _ = parseDocs(file, b, 0)
+	}
+	c.files[file] = docs
+	return docs
+}
+
+// tracer maps field paths of the index-th document of file to lines,
+// parsing the file on first use.
+func (c *sourceCache) tracer(file string, index, line int) func([]string) (string, int) {
+	return func(path []string) (string, int) {
+		docs := c.docs(file)
+		if index >= len(docs) {
+			return file, line
+		}
+		return file, lineOf(docs[index].Node, path, line)
+	}
+}
+
+// find returns the document of file that holds kind/name: the name as
+// written there, before a prefix, suffix or namespace was applied.
+func (c *sourceCache) find(file, kind, name string) *Doc {
+	var sameKind []*Doc
+	for _, d := range c.docs(file) {
+		r := d.Resource()
+		if r.Kind != kind {
+			continue
+		}
+		if r.Name == name {
+			return d
+		}
+		sameKind = append(sameKind, d)
+	}
+	for _, d := range sameKind {
+		if n := d.Resource().Name; n != "" && strings.Contains(name, n) {
+			return d
+		}
+	}
+	if len(sameKind) == 1 {
+		return sameKind[0]
+	}
+	return nil
+}
+
+func kustomizationFile(dir string) string {
+	for _, k := range render.KustomizationFiles {
+		if _, err := os.Stat(filepath.Join(dir, k)); err == nil {
+			return slash(filepath.Join(dir, k))
+		}
+	}
+	return slash(filepath.Join(dir, "kustomization.yaml"))
+}
+
+// renderKustomization builds dir and traces every object to the line of
+// the file it came from; fields a patch added point at the object.
+func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
+	kfile := kustomizationFile(dir)
+	objs, err := render.Kustomize(dir)
+	if err != nil {
+		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: kfile, Line: 1,
+			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
+	}
+	var docs []*Doc
+	var fs []report.Finding
+	for _, o := range objs {
+		ds, pf := parseDocs(kfile, o.YAML, 0)
+		fs = append(fs, pf...)
+		for _, d := range ds {
+			src := o.Source
+			d.File, d.Line = kfile, 1
+			r := d.Resource()
+			generated := o.Generated
+			d.Node = nil
+			// The source is parsed only when a finding asks for a line.
+			d.trace = func(path []string) (string, int) {
+				if src == "" {
+					return kfile, 1
+				}
+				if !generated {
+					if sd := sources.find(src, r.Kind, r.Name); sd != nil {
+						return sd.File, lineOf(sd.Node, path, sd.Line)
+					}
+				}
+				return src, 1
+			}
+			if src != "" {
+				d.File = src
+			}
+			docs = append(docs, d)
+		}
+	}
+	return docs, fs
+}
+
+// renderChart renders a chart; each object points at its template, at
+// the line where the template declares its kind.
+func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
+	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
+	ts, err := render.Helm(dir, values, k8sVersion)
+	if err != nil {
+		file, line := chartFile, 1
+		// Template errors name the template and line: chart/templates/x.yaml:12:3.
+		if m := helmErrAt.FindStringSubmatch(err.Error()); m != nil {
+			// The first segment is the chart's name, not its directory.
+			if _, rel, ok := strings.Cut(m[1], "/"); ok {
+				file = slash(filepath.Join(dir, rel))
+			}
+			fmt.Sscan(m[2], &line)
+		}
+		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: file, Line: line,
+			Message: "helm template failed: " + relativeMessage(err.Error())}}
+	}
+	var docs []*Doc
+	var fs []report.Finding
+	for _, t := range ts {
+		ds, pf := parseDocs(t.Source, []byte(t.Rendered), 0)
+		for i := range pf {
+			pf[i].Message = "rendered template: " + pf[i].Message
+		}
+		fs = append(fs, pf...)
+		for _, d := range ds {
+			line := kindLine(t.Text, d.Resource().Kind)
+			src, lines := t.Source, strings.Split(t.Text, "\n")
+			d.File, d.Line, d.Node = src, line, nil
+			d.trace = func(path []string) (string, int) { return src, templateLine(lines, line, path) }
+			docs = append(docs, d)
+		}
+	}
+	return docs, fs
+}
+
+var helmErrAt = regexp.MustCompile(`template: ([^:\s]+):(\d+)`)
+
+// templateLine follows a field path through a template's text: each
+// key is looked for on a later line than the one before. A template is
+// not YAML until rendered, so this is a search, not a parse.
+func templateLine(lines []string, start int, path []string) int {
+	line := start
+	for _, p := range path {
+		if _, err := strconv.Atoi(p); err == nil {
+			continue
+		}
+		for i := line; i < len(lines); i++ {
+			t := strings.TrimLeft(strings.TrimSpace(lines[i]), "- ")
+			if strings.HasPrefix(t, p+":") {
+				line = i + 1
+				break
+			}
+		}
+	}
+	return line
+}
+
+// kindLine finds the line of "kind: <kind>" in a template, 1 if absent.
+func kindLine(text, kind string) int {
+	if kind == "" {
+		return 1
+	}
+	for i, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) == "kind: "+kind {
+			return i + 1
+		}
+	}
+	return 1
+}
+
+// relativeMessage drops the working directory from paths in a message:
+// reports speak of files relative to the repository.
+func relativeMessage(msg string) string {
+	wd, err := os.Getwd()
+	if err != nil || wd == "/" {
+		return msg
+	}
+	return strings.ReplaceAll(msg, wd+string(filepath.Separator), "")
+}

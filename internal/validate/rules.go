@@ -1,0 +1,47 @@
+package validate
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gitops-actions/gitops-actions/internal/policy"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// Rule IDs validate-config reports besides the built-in policies.
+const (
+	RuleAPIRemoved    = "GA-API-REMOVED"
+	RuleAPIDeprecated = "GA-API-DEPRECATED"
+	RuleRender        = "GA-RENDER-FAILED"
+	ruleNoSchema      = "GA-SCHEMA-MISSING"
+)
+
+// ruleMetadata is the SARIF rule table: every built-in rule with its doc.
+func ruleMetadata() map[string]report.Rule {
+	m := map[string]report.Rule{
+		RuleAPIRemoved:      {ID: RuleAPIRemoved, ShortDescription: "API version removed in the target Kubernetes version", Help: "The apiVersion/kind is no longer served by the target cluster version: move to the replacement named in the message."},
+		RuleAPIDeprecated:   {ID: RuleAPIDeprecated, ShortDescription: "API version deprecated in the target Kubernetes version", Help: "The apiVersion/kind is deprecated and will be removed: move to the replacement named in the message."},
+		RuleRender:          {ID: RuleRender, ShortDescription: "kustomize or Helm rendering failed", Help: "The kustomization or chart could not be rendered; the message says why (missing base, template error)."},
+		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
+		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
+		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
+	}
+	for _, r := range policy.BuiltinRules {
+		m[r.ID] = report.Rule{ID: r.ID, ShortDescription: r.Doc, Help: r.Doc}
+	}
+	return m
+}
+
+// ruleLegend lists the doc line of each built-in rule that fired, shown
+// with the findings.
+func ruleLegend(fs []report.Finding) string {
+	var b strings.Builder
+	fired := report.Rules(fs)
+	for _, r := range policy.BuiltinRules {
+		if slices.Contains(fired, r.ID) {
+			fmt.Fprintf(&b, "- %s: %s\n", r.ID, r.Doc)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,154 @@
+package validate
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/yannh/kubeconform/pkg/resource"
+	"github.com/yannh/kubeconform/pkg/validator"
+
+	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// schemaChecker validates documents with kubeconform. The schemas it
+// needs (embedded ones for the kinds present, and those made from CRDs)
+// are written to a private directory that kubeconform reads as a local
+// schema location, so nothing is fetched unless a URL location is given.
+type schemaChecker struct {
+	v       validator.Validator
+	minor   string
+	cleanup func()
+}
+
+// schemaPath lays schemas out the way the template below reads them.
+func schemaPath(dir, apiVersion, kind string) string {
+	group, version, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		version = group
+	}
+	return filepath.Join(dir, group, version, strings.ToLower(kind)+".json")
+}
+
+const schemaTemplate = "{{ .Group }}/{{ .ResourceAPIVersion }}/{{ .ResourceKind }}.json"
+
+func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map[string]any) (*schemaChecker, error) {
+	tmp, err := os.MkdirTemp("", "validate-config-schemas-")
+	if err != nil {
+		return nil, fmt.Errorf("creating schema directory: %w", err)
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	crdDir, embDir := filepath.Join(tmp, "crd"), filepath.Join(tmp, "embedded")
+	store := k8sschema.NewStore(minor, cfg.Strict)
+	needed := map[[2]string]bool{}
+	for _, d := range docs {
+		r := d.Resource()
+		needed[[2]string{r.APIVersion, r.Kind}] = true
+	}
+	write := func(path string, b []byte) error {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(path, b, 0o644)
+	}
+	for gvk := range needed {
+		if s, ok := crds[k8sschema.Key(gvk[0], gvk[1])]; ok {
+			b, err := json.Marshal(s)
+			if err != nil {
+				cleanup()
+				return nil, err
+			}
+			if err := write(schemaPath(crdDir, gvk[0], gvk[1]), b); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("writing schema: %w", err)
+			}
+			continue
+		}
+		b, err := store.Schema(gvk[0], gvk[1])
+		if err != nil {
+			cleanup()
+			return nil, err
+		}
+		if b != nil {
+			if err := write(schemaPath(embDir, gvk[0], gvk[1]), b); err != nil {
+				cleanup()
+				return nil, fmt.Errorf("writing schema: %w", err)
+			}
+		}
+	}
+	locations := []string{filepath.Join(crdDir, schemaTemplate)}
+	for _, l := range cfg.SchemaLocations {
+		if l == "default" {
+			l = filepath.Join(embDir, schemaTemplate)
+		}
+		locations = append(locations, l)
+	}
+	v, err := validator.New(locations, validator.Opts{
+		Strict: cfg.Strict, IgnoreMissingSchemas: cfg.IgnoreMissingSchemas, KubernetesVersion: minor + ".0",
+	})
+	if err != nil {
+		cleanup()
+		return nil, usageErr("schema-location", "%w", err)
+	}
+	return &schemaChecker{v: v, minor: minor, cleanup: cleanup}, nil
+}
+
+func (s *schemaChecker) check(d *Doc) []report.Finding {
+	b, err := json.Marshal(d.Object)
+	if err != nil {
+		return nil
+	}
+	res := s.v.ValidateResource(resource.Resource{Path: d.File, Bytes: b})
+	r := d.Resource()
+	switch res.Status {
+	case validator.Invalid:
+		var fs []report.Finding
+		for _, ve := range res.ValidationErrors {
+			path := splitPath(ve.Path)
+			// Point at the unknown field itself, not the object holding it.
+			if m := additionalProp.FindStringSubmatch(ve.Msg); m != nil {
+				path = append(path, m[1])
+			}
+			file, line := d.At(path)
+			msg := ve.Msg
+			if ve.Path != "" {
+				msg = strings.TrimPrefix(ve.Path, "/") + ": " + msg
+			}
+			fs = append(fs, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: r, Message: msg})
+		}
+		if len(fs) == 0 {
+			file, line := d.At(nil)
+			fs = append(fs, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: r, Message: res.Err.Error()})
+		}
+		return fs
+	case validator.Error:
+		file, line := d.At(nil)
+		msg := res.Err.Error()
+		rule := ""
+		if strings.HasPrefix(msg, "could not find schema") {
+			rule = ruleNoSchema
+			msg = fmt.Sprintf("no schema for %s %s (Kubernetes %s): add its CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas", r.APIVersion, r.Kind, s.minor)
+		}
+		return []report.Finding{{Source: report.SourceSchema, Rule: rule, Severity: report.Error, File: file, Line: line, Resource: r, Message: msg}}
+	}
+	return nil
+}
+
+var additionalProp = regexp.MustCompile(`additional propert(?:y|ies) '([^']+)'`)
+
+func splitPath(p string) []string {
+	p = strings.TrimPrefix(p, "/")
+	if p == "" {
+		return nil
+	}
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		// JSON pointer escapes.
+		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
+	}
+	return parts
+}
