@@ -24,6 +24,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	dbtypes "github.com/aquasecurity/trivy-db/pkg/db"
+	dbsrc "github.com/aquasecurity/trivy-db/pkg/types"
 
 	"github.com/gitops-actions/gitops-actions/internal/target"
 )
@@ -75,6 +76,8 @@ func scanOptions() types.ScanOptions {
 		PkgTypes:         []string{types.PkgTypeOS, types.PkgTypeLibrary},
 		PkgRelationships: ftypes.Relationships,
 		Scanners:         types.Scanners{types.VulnerabilityScanner},
+		// trivy's default: the distribution's own severity, then GHSA, then NVD.
+		VulnSeveritySources: []dbsrc.SourceID{"auto"},
 	}
 }
 

@@ -48,7 +48,10 @@ func Push(sub Subject, artifactType string, doc []byte, annotations map[string]s
 		sz, err := l.Size()
 		return v1.Descriptor{MediaType: mt, Digest: d, Size: sz}, err
 	}
-	cd, err := desc(config, EmptyMediaType)
+	// The config is the empty blob but carries artifactType as its media
+	// type too: registries that list referrers by config media type (as
+	// before OCI 1.1's artifactType field) then report the same type.
+	cd, err := desc(config, types.MediaType(artifactType))
 	if err != nil {
 		return name.Digest{}, err
 	}

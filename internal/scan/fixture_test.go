@@ -54,10 +54,11 @@ var testAdvisories = []scanfixture.Advisory{
 var wantDetected = []string{"CVE-2099-0001", "CVE-2099-0002", "CVE-2099-0003", "CVE-2099-0004", "GHSA-test-go01", "GHSA-test-npm1"}
 
 // wantPURLs are the packages every SBOM must list, by purl prefix (the
-// qualifiers differ between generators).
+// qualifiers differ between generators). "|" separates spellings: trivy
+// puts a Debian epoch in a qualifier, syft in the version.
 var wantPURLs = []string{
 	"pkg:deb/debian/bash@5.2.15-2%2Bb2", "pkg:deb/debian/libc6@2.36-9%2Bdeb12u3", "pkg:deb/debian/openssl@3.0.11-1~deb12u1",
-	"pkg:deb/debian/zlib1g@1.2.13.dfsg-1", "pkg:golang/golang.org/x/text@" + goTextVersion,
+	"pkg:deb/debian/zlib1g@1.2.13.dfsg-1|pkg:deb/debian/zlib1g@1%3A1.2.13.dfsg-1", "pkg:golang/golang.org/x/text@" + goTextVersion,
 	"pkg:npm/left-pad@1.3.0", "pkg:npm/lodash@4.17.20",
 }
 

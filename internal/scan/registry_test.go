@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -37,7 +39,7 @@ type countingRegistry struct {
 func startRegistry(t *testing.T, user, pass string) *countingRegistry {
 	t.Helper()
 	cr := &countingRegistry{gets: map[string]int{}}
-	reg := registry.New(registry.WithReferrersSupport(true))
+	reg := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
 			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
@@ -85,7 +87,10 @@ func dbArtifact(t *testing.T, updatedAt time.Time) v1.Image {
 	}
 	tw.Close()
 	gz.Close()
-	img, err := mutate.Append(empty.Image, mutate.Addendum{Layer: static.NewLayer(buf.Bytes(), "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip")})
+	img, err := mutate.Append(empty.Image, mutate.Addendum{
+		Layer:       static.NewLayer(buf.Bytes(), "application/vnd.aquasec.trivy.db.layer.v1.tar+gzip"),
+		Annotations: map[string]string{"org.opencontainers.image.title": "db.tar.gz"},
+	})
 	if err != nil {
 		t.Fatal(err)
 	}

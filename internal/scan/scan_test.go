@@ -38,7 +38,9 @@ func TestSBOMAndVulnerabilities(t *testing.T) {
 				}
 				purls := sbomPURLs(t, format, data)
 				for _, want := range wantPURLs {
-					if !slices.ContainsFunc(purls, func(p string) bool { return p == want || strings.HasPrefix(p, want+"?") }) {
+					if !slices.ContainsFunc(purls, func(p string) bool {
+						return slices.ContainsFunc(strings.Split(want, "|"), func(w string) bool { return p == w || strings.HasPrefix(p, w+"?") })
+					}) {
 						t.Errorf("SBOM lacks %s; has %v", want, purls)
 					}
 				}
@@ -78,7 +80,7 @@ func TestGate(t *testing.T) {
   "version": 1,
   "statements": [{
     "vulnerability": {"name": "CVE-2099-0001"},
-    "products": [{"@id": "pkg:deb/debian/openssl@3.0.11-1~deb12u1?arch=amd64&distro=debian-12"}],
+    "products": [{"@id": "pkg:deb/debian/openssl@3.0.11-1~deb12u1"}],
     "status": "not_affected",
     "justification": "vulnerable_code_not_in_execute_path"
   }, {
