@@ -71,6 +71,9 @@ func ActionYAML(a *Action) []byte {
         cd "$GITHUB_ACTION_PATH/../.."
         go build -trimpath -o "$RUNNER_TEMP/gitops-actions/%[1]s" ./cmd/%[1]s
 `, a.Name)
+	if a.CacheVulnDB {
+		b.WriteString(vulnDBCacheSteps)
+	}
 	fmt.Fprintf(&b, "    - name: Run %s\n      id: run\n      shell: bash\n      env:\n", a.Name)
 	for _, in := range a.Inputs {
 		fmt.Fprintf(&b, "        %s: ${{ inputs.%s }}\n", envName(in.Name), in.Name)
@@ -78,6 +81,32 @@ func ActionYAML(a *Action) []byte {
 	fmt.Fprintf(&b, "      run: '\"$RUNNER_TEMP/gitops-actions/%s\"'\n", a.Name)
 	return []byte(b.String())
 }
+
+// vulnDBCacheSteps cache <cache-dir>/db per day. The directory is the one
+// the action itself defaults to (trivy's: $XDG_CACHE_HOME/trivy, else
+// ~/.cache/trivy), so a trivy CLI on the runner shares it.
+var vulnDBCacheSteps = `    - name: Locate the vulnerability database cache
+      id: vulndb
+      shell: bash
+      env:
+        CACHE_DIR: ${{ inputs.cache-dir }}
+      run: |
+        dir="${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/trivy}"
+        yesterday="$(date -u -d yesterday +%Y-%m-%d 2>/dev/null || date -u -v-1d +%Y-%m-%d)"
+        {
+          echo "dir=$dir"
+          echo "today=$(date -u +%Y-%m-%d)"
+          echo "yesterday=$yesterday"
+        } >> "$GITHUB_OUTPUT"
+    - name: Cache the vulnerability database
+      uses: ` + ActionCache + `
+      with:
+        path: ${{ steps.vulndb.outputs.dir }}/db
+        key: gitops-actions-vulndb-${{ runner.os }}-${{ steps.vulndb.outputs.today }}
+        restore-keys: |
+          gitops-actions-vulndb-${{ runner.os }}-${{ steps.vulndb.outputs.yesterday }}
+          gitops-actions-vulndb-${{ runner.os }}-
+`
 
 func envName(input string) string {
 	return "INPUT_" + strings.ToUpper(strings.ReplaceAll(input, " ", "_"))

@@ -42,6 +42,10 @@ type Action struct {
 	Description string   `yaml:"description"`
 	Inputs      []Input  `yaml:"inputs"`
 	Outputs     []Output `yaml:"outputs"`
+	// CacheVulnDB adds an actions/cache step for trivy's vulnerability
+	// database (key per day, the previous day's restored on a miss); the
+	// action needs a cache-dir input.
+	CacheVulnDB bool `yaml:"cache-vuln-db"`
 }
 
 // Manifest is the parsed actions.yaml.

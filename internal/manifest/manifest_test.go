@@ -94,3 +94,36 @@ func TestReadmeReferenceIsGenerated(t *testing.T) {
 		}
 	}
 }
+
+// The scan action caches trivy's database per day and falls back to the
+// previous day's; other actions carry no such step.
+func TestVulnDBCacheStep(t *testing.T) {
+	m, _ := Load()
+	for i := range m.Actions {
+		a := &m.Actions[i]
+		y := string(ActionYAML(a))
+		has := strings.Contains(y, ActionCache)
+		if has != a.CacheVulnDB {
+			t.Errorf("%s: cache step present %t, cache-vuln-db %t", a.Name, has, a.CacheVulnDB)
+		}
+		if !a.CacheVulnDB {
+			continue
+		}
+		for _, want := range []string{
+			"path: ${{ steps.vulndb.outputs.dir }}/db",
+			"key: gitops-actions-vulndb-${{ runner.os }}-${{ steps.vulndb.outputs.today }}",
+			"gitops-actions-vulndb-${{ runner.os }}-${{ steps.vulndb.outputs.yesterday }}",
+			"CACHE_DIR: ${{ inputs.cache-dir }}",
+		} {
+			if !strings.Contains(y, want) {
+				t.Errorf("%s: cache step lacks %q", a.Name, want)
+			}
+		}
+		if strings.Index(y, ActionCache) > strings.Index(y, "id: run") {
+			t.Errorf("%s: the cache must be restored before the scan runs", a.Name)
+		}
+	}
+	if m.Action("scan") == nil || !m.Action("scan").CacheVulnDB {
+		t.Error("scan must cache its vulnerability database")
+	}
+}

@@ -1,8 +1,14 @@
 package scan
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/gitops-actions/gitops-actions/internal/action"
 )
+
+// severities are trivy's, most severe first.
+var severities = []string{"CRITICAL", "HIGH", "MEDIUM", "LOW", "UNKNOWN"}
 
 // Config is the scan action's parsed inputs.
 type Config struct {
@@ -56,6 +62,15 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	}
 	if n != 1 {
 		in.Fail("image-ref", "give exactly one of image-ref, input or path")
+	}
+	for i, s := range c.Severity {
+		c.Severity[i] = strings.ToUpper(s)
+		if !slices.Contains(severities, c.Severity[i]) {
+			in.Fail("severity", "%q is not one of %s", s, strings.Join(severities, ", "))
+		}
+	}
+	if c.AttachSBOM && c.ImageRef == "" {
+		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}
 	return c, nil
 }

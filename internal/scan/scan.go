@@ -1,10 +1,24 @@
 package scan
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/catalog"
+	"github.com/gitops-actions/gitops-actions/internal/referrer"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/target"
+	"github.com/gitops-actions/gitops-actions/internal/version"
+	"github.com/gitops-actions/gitops-actions/internal/vulndb"
 )
 
 // Main runs the scan action and returns its exit code.
@@ -13,8 +27,208 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	return action.Run(ctx, "scan", env, ParseConfig, run)
 }
 
+// sbomMediaTypes are the artifact types of the attached SBOM.
+var sbomMediaTypes = map[string]string{
+	catalog.SPDXJSON:      "application/spdx+json",
+	catalog.CycloneDXJSON: "application/vnd.cyclonedx+json",
+	catalog.SyftJSON:      "application/vnd.syft+json",
+}
+
+// cacheDir is trivy's default cache directory when cache-dir is empty, so
+// the action and a trivy CLI on the same runner share one database.
+func cacheDir(c *action.Context, cfg Config) string {
+	if cfg.CacheDir != "" {
+		return cfg.CacheDir
+	}
+	if x := c.Getenv("XDG_CACHE_HOME"); x != "" {
+		return filepath.Join(x, "trivy")
+	}
+	if h := c.Getenv("HOME"); h != "" {
+		return filepath.Join(h, ".cache", "trivy")
+	}
+	return filepath.Join(os.TempDir(), "trivy")
+}
+
 func run(ctx context.Context, c *action.Context, cfg Config) error {
-	c.Logf("scan: image-ref=%s input=%s path=%s", cfg.ImageRef, cfg.Input, cfg.Path)
+	now := time.Now()
+	// Inputs naming files are checked before anything is fetched.
+	var expired []report.Finding
+	if cfg.IgnoreFile != "" {
+		var err error
+		if expired, err = expiredEntries(cfg.IgnoreFile, now); err != nil {
+			return action.UsageErr("ignore-file", err)
+		}
+	}
+	for _, v := range cfg.VEX {
+		if _, err := os.Stat(v); err != nil {
+			return action.UsageErr("vex", fmt.Errorf("reading %q: %w", v, err))
+		}
+	}
+
+	t, err := open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+
+	dir := cacheDir(c, cfg)
+	dbOpts := vulndb.Options{CacheDir: dir, Repositories: cfg.DBRepository, Skip: cfg.SkipDBUpdate, Now: now}
+	if t.Ref != nil && cfg.RegistryUsername != "" {
+		// A database mirror in the image's registry gets the same login.
+		dbOpts.Credentials = map[string]ftypes.Credential{t.Ref.Context().RegistryStr(): {Username: cfg.RegistryUsername, Password: cfg.RegistryPassword}}
+	}
+	db, err := vulndb.Ensure(ctx, dbOpts)
+	if err != nil {
+		return action.External(err)
+	}
+	if db.Stale != nil {
+		c.Warnf("vulnerability database download failed, using the cached one built %s ago (%s): %v",
+			age(db.Age(now)), db.UpdatedAt.UTC().Format(time.RFC3339), db.Stale)
+	} else if db.Downloaded {
+		c.Logf("vulnerability database downloaded from %s (built %s)", db.Source, db.UpdatedAt.UTC().Format(time.RFC3339))
+	}
+	if err := vulndb.Open(db.Dir); err != nil {
+		return action.External(err)
+	}
+	defer vulndb.Close()
+
+	res, err := catalog.Run(ctx, t, cfg.SBOMGenerator, version.String())
+	if err != nil {
+		return action.External(err)
+	}
+
+	var sbom bytes.Buffer
+	if err := res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
+		return err
+	}
+	if err := writeFile(cfg.SBOMFile, sbom.Bytes()); err != nil {
+		return action.UsageErr("sbom-file", err)
+	}
 	c.SetOutput("sbom-file", cfg.SBOMFile)
+	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": res.Packages})
+
+	vulns, err := gate(ctx, res, cfg)
+	if err != nil {
+		return err
+	}
+	c.AddFindings(expired...)
+	reported := filterSeverity(vulns, cfg.Severity)
+	dockerfile := contextDockerfile(cfg)
+	c.AddFindings(findings(reported)...)
+	if cfg.SARIFFile != "" {
+		data, err := sarif(reported, dockerfile)
+		if err != nil {
+			return err
+		}
+		if err := writeFile(cfg.SARIFFile, data); err != nil {
+			return action.UsageErr("sarif-file", err)
+		}
+		c.SetOutput("sarif-file", cfg.SARIFFile)
+	}
+
+	counts := countBySeverity(vulns)
+	for _, s := range severities {
+		c.SetOutput(lower(s), strconv.Itoa(counts[s]))
+	}
+	fixable := 0
+	for _, v := range vulns {
+		if v.Fixed != "" {
+			fixable++
+		}
+	}
+	c.SetOutput("fixable", strconv.Itoa(fixable))
+	failed := failing(vulns, cfg.FailOn)
+	c.SetOutput("passed", strconv.FormatBool(len(failed) == 0))
+	c.SetOutput("db-updated-at", db.UpdatedAt.UTC().Format(time.RFC3339))
+	c.SetReportData("vulnerabilities", vulns)
+	c.SetReportData("db", map[string]any{
+		"updated-at": db.UpdatedAt.UTC().Format(time.RFC3339), "downloaded": db.Downloaded, "source": db.Source, "stale": db.Stale != nil,
+	})
+
+	if cfg.AttachSBOM {
+		ref, err := referrer.Push(referrer.Subject{Repo: t.Ref.Context(), Descriptor: t.Descriptor}, sbomMediaTypes[cfg.SBOMFormat], sbom.Bytes(),
+			map[string]string{"org.opencontainers.image.created": now.UTC().Format(time.RFC3339)}, t.Options...)
+		if err != nil {
+			return action.External(fmt.Errorf("attaching the SBOM to %q: %w", cfg.ImageRef, err))
+		}
+		c.SetOutput("sbom-ref", ref.String())
+	}
+
+	c.AddSummary(summary(counts, vulns, db, now, res.Packages, cfg))
+	if len(failed) > 0 {
+		return action.Blocking(fmt.Errorf("%d vulnerabilities at or above %s", len(failed), cfg.FailOn))
+	}
 	return nil
+}
+
+func open(ctx context.Context, cfg Config) (*target.Target, error) {
+	switch {
+	case cfg.ImageRef != "":
+		t, err := target.OpenRemote(ctx, cfg.ImageRef, target.Auth{Username: cfg.RegistryUsername, Password: cfg.RegistryPassword})
+		if err != nil {
+			return nil, action.External(err)
+		}
+		return t, nil
+	case cfg.Input != "":
+		t, err := target.OpenArchive(cfg.Input)
+		if err != nil {
+			return nil, action.UsageErr("input", err)
+		}
+		return t, nil
+	default:
+		t, err := target.OpenDir(cfg.Path)
+		if err != nil {
+			return nil, action.UsageErr("path", err)
+		}
+		return t, nil
+	}
+}
+
+// writeFile writes beside path and renames, so a failed run leaves no
+// half-written file.
+func writeFile(path string, data []byte) error {
+	if dir := filepath.Dir(path); dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("creating the directory of %q: %w", path, err)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %q: %w", path, err)
+	}
+	return nil
+}
+
+// contextDockerfile is the Dockerfile of a directory scan, or of the
+// working directory, which SARIF results point at when present.
+func contextDockerfile(cfg Config) string {
+	p := "Dockerfile"
+	if cfg.Path != "" {
+		p = filepath.Join(cfg.Path, "Dockerfile")
+	}
+	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		return filepath.ToSlash(p)
+	}
+	return ""
+}
+
+func age(d time.Duration) string {
+	switch {
+	case d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", int(d/(24*time.Hour)))
+	case d >= time.Hour:
+		return fmt.Sprintf("%d hours", int(d/time.Hour))
+	}
+	return fmt.Sprintf("%d minutes", int(d/time.Minute))
 }

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# bench/scan.sh: the scan action (one analysis → SBOM + vulnerabilities)
+# against what it replaces, the syft CLI then the trivy CLI, on one local
+# image with one offline vulnerability database.
+#
+#   bench/scan.sh [runs]        (default 5 runs each; needs go and network
+#                                for the first `go install` of the CLIs)
+#
+# The image: Debian 12 with this machine's /var/lib/dpkg/status when there
+# is one (else 700 generated packages), two Go binaries and npm packages.
+# Our scan runs cold (it keeps no layer cache); trivy runs with
+# --cache-backend memory. Prints medians, the ratio ours / (syft + trivy)
+# (goal <= 0.6) and peak RSS (goal <= the larger of the two CLIs).
+set -euo pipefail
+
+runs="${1:-5}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+export GOEXPERIMENT=jsonv2 CGO_ENABLED=0
+SYFT_VERSION=v1.57.1
+TRIVY_VERSION=v0.74.0
+bin="${SCAN_BENCH_GOBIN:-$work/bin}"
+mkdir -p "$bin"
+
+echo "building scan and the fixture..."
+(cd "$root" && go build -trimpath -o "$bin/scan" ./cmd/scan)
+status_arg=()
+if [[ -r /var/lib/dpkg/status ]]; then status_arg=(-dpkg-status /var/lib/dpkg/status); fi
+(cd "$root" && go run ./bench/scanfixture -out "$work/fx" "${status_arg[@]}")
+
+if [[ ! -x "$bin/syft" ]]; then
+  echo "installing syft $SYFT_VERSION and trivy $TRIVY_VERSION from the module proxy into $bin..."
+  GOBIN="$bin" go install "github.com/anchore/syft/cmd/syft@$SYFT_VERSION"
+fi
+if [[ ! -x "$bin/trivy" ]]; then
+  GOBIN="$bin" go install "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
+fi
+
+# measure CMD...: prints "seconds peak_rss_kb" for one run.
+measure() {
+  if [[ -x /usr/bin/time ]]; then
+    /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; return 1; }
+    cat "$work/time"
+    return
+  fi
+  # No GNU time: sample VmHWM from /proc while the command runs.
+  local start end pid peak=0 hwm
+  start=$(date +%s.%N)
+  "$@" >/dev/null 2>"$work/err" &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    hwm=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null || true)
+    [[ -n "$hwm" && "$hwm" -gt "$peak" ]] && peak=$hwm
+    sleep 0.01
+  done
+  wait "$pid"
+  end=$(date +%s.%N)
+  echo "$(echo "$end - $start" | bc) $peak"
+}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+cache="$work/fx/cache"
+img="$work/fx/image.tar"
+: >"$work/ours" ; : >"$work/syft" ; : >"$work/trivy"
+for _ in $(seq "$runs"); do
+  measure "$bin/scan" --input "$img" --cache-dir "$cache" --skip-db-update --fail-on none \
+    --sbom-file "$work/ours.spdx.json" --sarif-file "$work/ours.sarif" >>"$work/ours"
+  measure "$bin/syft" "docker-archive:$img" -q -o "spdx-json=$work/syft.spdx.json" >>"$work/syft"
+  measure "$bin/trivy" image --quiet --input "$img" --cache-dir "$cache" --skip-db-update --skip-java-db-update \
+    --offline-scan --cache-backend memory --scanners vuln --format sarif -o "$work/trivy.sarif" >>"$work/trivy"
+done
+
+ours=$(cut -d' ' -f1 "$work/ours" | median)
+syft=$(cut -d' ' -f1 "$work/syft" | median)
+trivy=$(cut -d' ' -f1 "$work/trivy" | median)
+rss_ours=$(cut -d' ' -f2 "$work/ours" | sort -n | tail -1)
+rss_syft=$(cut -d' ' -f2 "$work/syft" | sort -n | tail -1)
+rss_trivy=$(cut -d' ' -f2 "$work/trivy" | sort -n | tail -1)
+pkgs=$(grep -c '"SPDXID": "SPDXRef-Package' "$work/ours.spdx.json" || true)
+
+printf 'image: %s SPDX packages in our SBOM; %s runs each\n' "$pkgs" "$runs"
+printf '%-22s %8s s  peak RSS %7s KiB\n' "scan (ours, cold)" "$ours" "$rss_ours" \
+  "syft $SYFT_VERSION" "$syft" "$rss_syft" "trivy $TRIVY_VERSION" "$trivy" "$rss_trivy"
+awk -v o="$ours" -v s="$syft" -v t="$trivy" 'BEGIN {printf "ratio ours / (syft + trivy) = %.2f (goal <= 0.60)\n", o / (s + t)}'
+max=$(( rss_syft > rss_trivy ? rss_syft : rss_trivy ))
+echo "peak RSS ours ${rss_ours} KiB vs larger CLI ${max} KiB (goal: ours <= larger)"

@@ -1,0 +1,160 @@
+package catalog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/aquasecurity/trivy/pkg/cache"
+	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
+	"github.com/aquasecurity/trivy/pkg/fanal/applier"
+	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
+	imageartifact "github.com/aquasecurity/trivy/pkg/fanal/artifact/image"
+	localartifact "github.com/aquasecurity/trivy/pkg/fanal/artifact/local"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/fanal/walker"
+	"github.com/aquasecurity/trivy/pkg/scan"
+	"github.com/aquasecurity/trivy/pkg/scan/langpkg"
+	"github.com/aquasecurity/trivy/pkg/scan/local"
+	"github.com/aquasecurity/trivy/pkg/scan/ospkg"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vulnerability"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	dbtypes "github.com/aquasecurity/trivy-db/pkg/db"
+	dbsrc "github.com/aquasecurity/trivy-db/pkg/types"
+
+	"github.com/gitops-actions/gitops-actions/internal/target"
+)
+
+// Generators that can list packages.
+const (
+	Trivy = "trivy"
+	Syft  = "syft"
+)
+
+// Result is one analysis: trivy's report (packages and the vulnerabilities
+// matched against them) and the SBOM of the same package list.
+type Result struct {
+	Report   types.Report
+	Packages int // packages in the SBOM
+	encode   func(w io.Writer, format string) error
+	purls    map[string]string // bom-ref → purl as written in the SBOM
+}
+
+// EncodeSBOM writes the SBOM as spdx-json, cyclonedx-json or syft-json.
+func (r *Result) EncodeSBOM(w io.Writer, format string) error { return r.encode(w, format) }
+
+// PURL is the purl of v's package exactly as the SBOM spells it.
+func (r *Result) PURL(v types.DetectedVulnerability) string {
+	if p, ok := r.purls[v.PkgIdentifier.BOMRef]; ok {
+		return p
+	}
+	if v.PkgIdentifier.PURL != nil {
+		return v.PkgIdentifier.PURL.String()
+	}
+	return ""
+}
+
+// Run analyses t once with the generator and matches the packages against
+// the vulnerability database, which must be open (vulndb.Open).
+func Run(ctx context.Context, t *target.Target, generator, toolVersion string) (*Result, error) {
+	switch generator {
+	case Syft:
+		return runSyft(ctx, t, toolVersion)
+	default:
+		return runTrivy(ctx, t, toolVersion)
+	}
+}
+
+// scanOptions match OS and language packages and keep the full package
+// list in the results, which the SBOM is made from.
+func scanOptions() types.ScanOptions {
+	return types.ScanOptions{
+		PkgTypes:         []string{types.PkgTypeOS, types.PkgTypeLibrary},
+		PkgRelationships: ftypes.Relationships,
+		Scanners:         types.Scanners{types.VulnerabilityScanner},
+		// trivy's default: the distribution's own severity, then GHSA, then NVD.
+		VulnSeveritySources: []dbsrc.SourceID{"auto"},
+	}
+}
+
+// detect runs trivy's detectors over what art yields.
+func detect(ctx context.Context, c cache.Cache, art artifact.Artifact) (types.Report, error) {
+	svc := scan.NewService(local.NewService(applier.NewApplier(c), ospkg.NewScanner(), langpkg.NewScanner(), vulnerability.NewClient(dbtypes.Config{})), art)
+	rep, err := svc.ScanArtifact(ctx, scanOptions())
+	if err != nil {
+		return types.Report{}, fmt.Errorf("matching packages against the vulnerability database: %w", err)
+	}
+	return rep, nil
+}
+
+// alwaysOff are analyzers the trivy CLI also leaves off unless asked:
+// executables are looked up in Rekor (network), the rest find what this
+// action does not report.
+var alwaysOff = []analyzer.Type{analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeApkCommand,
+	analyzer.TypeSecret, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile}
+
+func runTrivy(ctx context.Context, t *target.Target, toolVersion string) (*Result, error) {
+	c := cache.NewMemoryCache()
+	opt := artifact.Option{NoProgress: true, Parallel: 5, Offline: true}
+	var art artifact.Artifact
+	var err error
+	switch t.Kind {
+	case target.Directory:
+		// As `trivy fs`: lock files, not installed-package metadata.
+		opt.DisabledAnalyzers = append(slices.Clone(analyzer.TypeIndividualPkgs), alwaysOff...)
+		art, err = localartifact.NewArtifact(t.Dir, c, walker.NewFS(), opt)
+	default:
+		// As `trivy image`: what is installed, not lock files.
+		opt.DisabledAnalyzers = append(slices.Clone(analyzer.TypeLockfiles), alwaysOff...)
+		art, err = imageartifact.NewArtifact(newImage(t), c, opt)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("preparing the analysis of %q: %w", t.Name, err)
+	}
+	rep, err := detect(ctx, c, art)
+	if err != nil {
+		return nil, fmt.Errorf("analysing %q: %w", t.Name, err)
+	}
+	n := 0
+	for _, res := range rep.Results {
+		n += len(res.Packages)
+	}
+	r := &Result{Report: rep, Packages: n}
+	r.encode = func(w io.Writer, format string) error { return encodeTrivy(ctx, w, format, rep, toolVersion) }
+	return r, nil
+}
+
+// image gives trivy's analyzers the image go-containerregistry opened, so
+// layers come from the one pull.
+type image struct {
+	v1.Image
+	name        string
+	repoTags    []string
+	repoDigests []string
+}
+
+func newImage(t *target.Target) ftypes.Image {
+	img := &image{Image: t.Image, name: t.Name}
+	if t.Ref != nil {
+		if tag, ok := t.Ref.(name.Tag); ok {
+			img.repoTags = []string{tag.String()}
+		}
+		img.repoDigests = []string{t.Ref.Context().Digest(t.Digest.String()).String()}
+	}
+	return img
+}
+
+func (i *image) Name() string { return i.name }
+func (i *image) ID() (string, error) {
+	h, err := i.ConfigName()
+	if err != nil {
+		return "", fmt.Errorf("reading the image config digest: %w", err)
+	}
+	return h.String(), nil
+}
+func (i *image) RepoTags() []string    { return i.repoTags }
+func (i *image) RepoDigests() []string { return i.repoDigests }

@@ -1,0 +1,146 @@
+package catalog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/anchore/syft/syft/file"
+	"github.com/anchore/syft/syft/format/cyclonedxjson"
+	"github.com/anchore/syft/syft/format/spdxjson"
+	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/anchore/syft/syft/linux"
+	"github.com/anchore/syft/syft/pkg"
+	"github.com/anchore/syft/syft/sbom"
+	"github.com/anchore/syft/syft/source"
+	"github.com/aquasecurity/trivy/pkg/sbom/cyclonedx"
+	"github.com/aquasecurity/trivy/pkg/sbom/spdx"
+	"github.com/aquasecurity/trivy/pkg/types"
+)
+
+// SBOM formats.
+const (
+	SPDXJSON      = "spdx-json"
+	CycloneDXJSON = "cyclonedx-json"
+	SyftJSON      = "syft-json"
+)
+
+// packagesOnly is rep without its vulnerabilities: an SBOM lists what is
+// installed; the vulnerabilities go to the report and SARIF.
+func packagesOnly(rep types.Report) types.Report {
+	out := rep
+	out.Results = make(types.Results, len(rep.Results))
+	for i, r := range rep.Results {
+		r.Vulnerabilities = nil
+		out.Results[i] = r
+	}
+	return out
+}
+
+func encodeTrivy(ctx context.Context, w io.Writer, format string, rep types.Report, toolVersion string) error {
+	rep = packagesOnly(rep)
+	switch format {
+	case SPDXJSON:
+		doc, err := spdx.NewMarshaler(toolVersion).MarshalReport(ctx, rep)
+		if err != nil {
+			return fmt.Errorf("encoding spdx-json: %w", err)
+		}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return fmt.Errorf("encoding spdx-json: %w", err)
+		}
+		return nil
+	case CycloneDXJSON:
+		m := cyclonedx.NewMarshaler(toolVersion)
+		bom, err := m.MarshalReport(ctx, rep)
+		if err != nil {
+			return fmt.Errorf("encoding cyclonedx-json: %w", err)
+		}
+		if err := cdx.NewBOMEncoder(w, cdx.BOMFileFormatJSON).SetPretty(true).Encode(bom); err != nil {
+			return fmt.Errorf("encoding cyclonedx-json: %w", err)
+		}
+		return nil
+	case SyftJSON:
+		return encodeSyft(w, format, syftFromTrivy(rep, toolVersion))
+	}
+	return fmt.Errorf("unknown SBOM format %q", format)
+}
+
+func encodeSyft(w io.Writer, format string, s *sbom.SBOM) error {
+	var enc sbom.FormatEncoder
+	var err error
+	switch format {
+	case SPDXJSON:
+		enc, err = spdxjson.NewFormatEncoderWithConfig(spdxjson.DefaultEncoderConfig())
+	case CycloneDXJSON:
+		enc, err = cyclonedxjson.NewFormatEncoderWithConfig(cyclonedxjson.DefaultEncoderConfig())
+	case SyftJSON:
+		enc = syftjson.NewFormatEncoder()
+	default:
+		return fmt.Errorf("unknown SBOM format %q", format)
+	}
+	if err != nil {
+		return fmt.Errorf("preparing the %s encoder: %w", format, err)
+	}
+	if err := enc.Encode(w, *s); err != nil {
+		return fmt.Errorf("encoding %s: %w", format, err)
+	}
+	return nil
+}
+
+// syftFromTrivy carries trivy's package list into syft's model, purls
+// unchanged, so syft-json lists the same packages the other formats do.
+func syftFromTrivy(rep types.Report, toolVersion string) *sbom.SBOM {
+	var pkgs []pkg.Package
+	for _, res := range rep.Results {
+		for _, p := range res.Packages {
+			purl := ""
+			if p.Identifier.PURL != nil {
+				purl = p.Identifier.PURL.String()
+			}
+			sp := pkg.Package{
+				Name:    p.Name,
+				Version: p.Version,
+				FoundBy: "trivy-" + string(res.Type),
+				PURL:    purl,
+				Type:    pkg.TypeFromPURL(purl),
+			}
+			if p.Version != "" && p.Release != "" {
+				sp.Version = p.Version + "-" + p.Release
+			}
+			if p.Epoch > 0 {
+				sp.Version = fmt.Sprintf("%d:%s", p.Epoch, sp.Version)
+			}
+			loc := p.FilePath
+			if loc == "" {
+				loc = res.Target
+			}
+			sp.Locations = file.NewLocationSet(file.NewLocation(loc))
+			var lics []pkg.License
+			for _, l := range p.Licenses {
+				lics = append(lics, pkg.NewLicense(l))
+			}
+			sp.Licenses = pkg.NewLicenseSet(lics...)
+			sp.SetID()
+			pkgs = append(pkgs, sp)
+		}
+	}
+	s := &sbom.SBOM{
+		Artifacts:  sbom.Artifacts{Packages: pkg.NewCollection(pkgs...)},
+		Descriptor: sbom.Descriptor{Name: "gitops-actions scan", Version: toolVersion},
+		Source:     source.Description{Name: rep.ArtifactName},
+	}
+	if os := rep.Metadata.OS; os != nil {
+		s.Artifacts.LinuxDistribution = &linux.Release{ID: string(os.Family), VersionID: os.Name, Name: string(os.Family)}
+	}
+	if rep.ArtifactType == "container_image" {
+		md := source.ImageMetadata{UserInput: rep.ArtifactName, ID: rep.Metadata.ImageID, RepoDigests: rep.Metadata.RepoDigests, Tags: rep.Metadata.RepoTags}
+		s.Source.Metadata = md
+	} else {
+		s.Source.Metadata = source.DirectoryMetadata{Path: rep.ArtifactName}
+	}
+	return s
+}

@@ -1,0 +1,245 @@
+package scan
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	dbtypes "github.com/aquasecurity/trivy-db/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/result"
+	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/aquasecurity/trivy/pkg/vex"
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/catalog"
+	"github.com/gitops-actions/gitops-actions/internal/report"
+)
+
+// Vulnerability is one entry of the report's vulnerabilities list.
+type Vulnerability struct {
+	ID          string   `json:"id"`
+	Severity    string   `json:"severity"`
+	Package     string   `json:"package"`
+	PURL        string   `json:"purl"`
+	Installed   string   `json:"installed"`
+	Fixed       string   `json:"fixed,omitempty"`
+	Path        string   `json:"path,omitempty"`
+	Title       string   `json:"title,omitempty"`
+	Description string   `json:"-"`
+	URL         string   `json:"url,omitempty"`
+	Score       float64  `json:"-"`
+	References  []string `json:"-"`
+}
+
+// gate applies ignore-unfixed, the ignore file and the VEX documents to
+// what was detected and returns what is left, most severe first.
+func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability, error) {
+	rep := res.Report
+	rep.Results = slices.Clone(rep.Results)
+	for i := range rep.Results {
+		r := &rep.Results[i]
+		r.Vulnerabilities = slices.Clone(r.Vulnerabilities)
+		if cfg.IgnoreUnfixed {
+			r.Vulnerabilities = slices.DeleteFunc(r.Vulnerabilities, func(v types.DetectedVulnerability) bool { return v.FixedVersion == "" })
+		}
+	}
+	var sources []vex.Source
+	for _, f := range cfg.VEX {
+		sources = append(sources, vex.Source{Type: vex.TypeFile, FilePath: f})
+	}
+	opts := result.FilterOptions{IgnoreFile: cfg.IgnoreFile, VEXSources: sources}
+	for _, s := range severities {
+		sev, _ := dbtypes.NewSeverity(s)
+		opts.Severities = append(opts.Severities, sev)
+	}
+	if err := result.Filter(ctx, rep, opts); err != nil {
+		if len(cfg.VEX) > 0 {
+			return nil, action.UsageErr("vex", err)
+		}
+		return nil, action.UsageErr("ignore-file", err)
+	}
+	var out []Vulnerability
+	for _, r := range rep.Results {
+		for _, v := range r.Vulnerabilities {
+			path := v.PkgPath
+			if path == "" && r.Class == types.ClassOSPkg {
+				path = osPackageDB(string(r.Type))
+			}
+			out = append(out, Vulnerability{
+				ID: v.VulnerabilityID, Severity: severityOf(v.Severity), Package: v.PkgName, PURL: res.PURL(v),
+				Installed: v.InstalledVersion, Fixed: v.FixedVersion, Path: path, Title: v.Title,
+				Description: v.Description, URL: v.PrimaryURL, Score: score(v), References: v.References,
+			})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Vulnerability) int {
+		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
+			return d
+		}
+		if a.ID != b.ID {
+			return strings.Compare(a.ID, b.ID)
+		}
+		return strings.Compare(a.PURL, b.PURL)
+	})
+	return out, nil
+}
+
+func severityOf(s string) string {
+	if s == "" {
+		return "UNKNOWN"
+	}
+	return strings.ToUpper(s)
+}
+
+// rank is 5 for CRITICAL down to 1 for UNKNOWN.
+func rank(sev string) int {
+	i := slices.Index(severities, sev)
+	if i < 0 {
+		return 1
+	}
+	return len(severities) - i
+}
+
+func score(v types.DetectedVulnerability) float64 {
+	best := 0.0
+	for _, c := range v.CVSS {
+		best = max(best, c.V3Score, c.V40Score, c.V2Score)
+	}
+	return best
+}
+
+// osPackageDB is where an OS package manager records what is installed:
+// the file an OS package finding points at.
+func osPackageDB(family string) string {
+	switch family {
+	case "debian", "ubuntu":
+		return "var/lib/dpkg/status"
+	case "alpine", "wolfi", "chainguard":
+		return "lib/apk/db/installed"
+	}
+	return "var/lib/rpm/rpmdb.sqlite"
+}
+
+func countBySeverity(vs []Vulnerability) map[string]int {
+	m := map[string]int{}
+	for _, v := range vs {
+		m[v.Severity]++
+	}
+	return m
+}
+
+func filterSeverity(vs []Vulnerability, keep []string) []Vulnerability {
+	var out []Vulnerability
+	for _, v := range vs {
+		if slices.Contains(keep, v.Severity) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// failing are the vulnerabilities at or above failOn.
+func failing(vs []Vulnerability, failOn string) []Vulnerability {
+	if failOn == "none" {
+		return nil
+	}
+	var out []Vulnerability
+	for _, v := range vs {
+		if rank(v.Severity) >= rank(failOn) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// level maps trivy severities onto finding severities.
+func level(sev string) report.Severity {
+	switch sev {
+	case "CRITICAL", "HIGH":
+		return report.Error
+	case "MEDIUM":
+		return report.Warning
+	}
+	return report.Notice
+}
+
+func (v Vulnerability) message() string {
+	fix := "no fix yet"
+	if v.Fixed != "" {
+		fix = "fixed in " + v.Fixed
+	}
+	m := fmt.Sprintf("%s %s (%s): %s %s, %s", v.ID, v.Severity, v.PURL, v.Package, v.Installed, fix)
+	if v.Title != "" {
+		m += ": " + v.Title
+	}
+	return m
+}
+
+func findings(vs []Vulnerability) []report.Finding {
+	out := make([]report.Finding, 0, len(vs))
+	for _, v := range vs {
+		out = append(out, report.Finding{Source: report.SourceVulnerability, Rule: v.ID, Severity: level(v.Severity), File: v.Path, Message: v.message()})
+	}
+	return out
+}
+
+// expiredEntries reads an ignore file (.trivyignore or its YAML form) and
+// reports entries whose exp date has passed: they no longer ignore
+// anything, and the team should decide again.
+func expiredEntries(path string, now time.Time) ([]report.Finding, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading %q: %w", path, err)
+	}
+	var out []report.Finding
+	add := func(id string, line int, exp time.Time) {
+		if now.After(exp) {
+			out = append(out, report.Finding{
+				Source: report.SourceVulnerability, Rule: "GA-IGNORE-EXPIRED", Severity: report.Warning, File: path, Line: line,
+				Message: fmt.Sprintf("ignore entry for %s expired on %s and no longer applies", id, exp.Format(time.DateOnly)),
+			})
+		}
+	}
+	if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
+		var doc struct {
+			Vulnerabilities []struct {
+				ID        string    `yaml:"id"`
+				ExpiredAt time.Time `yaml:"expired_at"`
+			} `yaml:"vulnerabilities"`
+		}
+		if err := yaml.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("parsing %q: %w", path, err)
+		}
+		for _, v := range doc.Vulnerabilities {
+			if !v.ExpiredAt.IsZero() {
+				add(v.ID, 0, v.ExpiredAt)
+			}
+		}
+		return out, nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(data)))
+	for n := 1; sc.Scan(); n++ {
+		fields := strings.Fields(sc.Text())
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		for _, f := range fields[1:] {
+			d, ok := strings.CutPrefix(f, "exp:")
+			if !ok {
+				continue
+			}
+			exp, err := time.Parse(time.DateOnly, d)
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: expiry %q is not YYYY-MM-DD", path, n, d)
+			}
+			add(fields[0], n, exp)
+		}
+	}
+	return out, nil
+}
