@@ -155,16 +155,20 @@ func lastPart(repo string) string {
 }
 
 // dbArgs points the scan at the vulnerability DB: the given repositories,
-// else whatever is cached, with no download attempted offline.
-func dbArgs(cfg Config, work string) []string {
+// else whatever is cached, with no download attempted. With neither, the
+// scan writes the SBOM only and says why; ok reports which.
+func dbArgs(cfg Config, work string) (args []string, ok bool) {
 	cache := cfg.CacheDir
 	if cache == "" {
 		cache = filepath.Join(work, "vuln-cache")
 	}
 	if len(cfg.DBRepository) > 0 {
-		return []string{"--cache-dir", cache, "--db-repository", strings.Join(cfg.DBRepository, ",")}
+		return []string{"--cache-dir", cache, "--db-repository", strings.Join(cfg.DBRepository, ",")}, true
 	}
-	return []string{"--cache-dir", cache, "--skip-db-update"}
+	if _, err := os.Stat(filepath.Join(cache, "db", "trivy.db")); err == nil {
+		return []string{"--cache-dir", cache, "--skip-db-update"}, true
+	}
+	return []string{"--vulnerabilities=false"}, false
 }
 
 // seedConfigRepo copies examples/config-repo into a new bare repository

@@ -29,7 +29,9 @@ type Config struct {
 	CacheDir         string
 	SkipDBUpdate     bool
 	AttachSBOM       bool
-	SARIFFile        string
+	// Vulnerabilities false makes an SBOM only, with no database.
+	Vulnerabilities bool
+	SARIFFile       string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -52,6 +54,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		CacheDir:         in.String("cache-dir"),
 		SkipDBUpdate:     in.Bool("skip-db-update"),
 		AttachSBOM:       in.Bool("attach-sbom"),
+		Vulnerabilities:  in.Bool("vulnerabilities"),
 		SARIFFile:        in.String("sarif-file"),
 	}
 	n := 0

@@ -71,26 +71,42 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	defer t.Close()
 
-	dir := cacheDir(c, cfg)
-	dbOpts := vulndb.Options{CacheDir: dir, Repositories: cfg.DBRepository, Skip: cfg.SkipDBUpdate, Now: now}
-	if t.Ref != nil && cfg.RegistryUsername != "" {
-		// A database mirror in the image's registry gets the same login.
-		dbOpts.Credentials = map[string]ftypes.Credential{t.Ref.Context().RegistryStr(): {Username: cfg.RegistryUsername, Password: cfg.RegistryPassword}}
+	var db vulndb.Info
+	if cfg.Vulnerabilities {
+		dir := cacheDir(c, cfg)
+		dbOpts := vulndb.Options{CacheDir: dir, Repositories: cfg.DBRepository, Skip: cfg.SkipDBUpdate, Now: now}
+		if t.Ref != nil && cfg.RegistryUsername != "" {
+			// A database mirror in the image's registry gets the same login.
+			dbOpts.Credentials = map[string]ftypes.Credential{t.Ref.Context().RegistryStr(): {Username: cfg.RegistryUsername, Password: cfg.RegistryPassword}}
+		}
+		db, err = vulndb.Ensure(ctx, dbOpts)
+		if err != nil {
+			return action.External(err)
+		}
+		if db.Stale != nil {
+			c.Warnf("vulnerability database download failed, using the cached one built %s ago (%s): %v",
+				age(db.Age(now)), db.UpdatedAt.UTC().Format(time.RFC3339), db.Stale)
+		} else if db.Downloaded {
+			c.Logf("vulnerability database downloaded from %s (built %s)", db.Source, db.UpdatedAt.UTC().Format(time.RFC3339))
+		}
+		if err := vulndb.Open(db.Dir); err != nil {
+			return action.External(err)
+		}
+		defer vulndb.Close()
+	} else {
+		// The analysis is the same; matching against an empty database
+		// finds nothing, so the SBOM comes out without any download.
+		empty, err := os.MkdirTemp("", "gitops-actions-nodb-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(empty)
+		if err := vulndb.OpenEmpty(empty); err != nil {
+			return action.External(err)
+		}
+		defer vulndb.Close()
+		c.Logf("vulnerability matching is off (vulnerabilities: false): writing the SBOM only")
 	}
-	db, err := vulndb.Ensure(ctx, dbOpts)
-	if err != nil {
-		return action.External(err)
-	}
-	if db.Stale != nil {
-		c.Warnf("vulnerability database download failed, using the cached one built %s ago (%s): %v",
-			age(db.Age(now)), db.UpdatedAt.UTC().Format(time.RFC3339), db.Stale)
-	} else if db.Downloaded {
-		c.Logf("vulnerability database downloaded from %s (built %s)", db.Source, db.UpdatedAt.UTC().Format(time.RFC3339))
-	}
-	if err := vulndb.Open(db.Dir); err != nil {
-		return action.External(err)
-	}
-	defer vulndb.Close()
 
 	res, err := catalog.Run(ctx, t, cfg.SBOMGenerator, version.String())
 	if err != nil {
@@ -106,6 +122,11 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	c.SetOutput("sbom-file", cfg.SBOMFile)
 	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": res.Packages})
+	if !cfg.Vulnerabilities {
+		c.SetReportData("vulnerabilities", "skipped")
+		c.AddSummary(fmt.Sprintf("### scan\n\nSBOM of %d packages written to `%s`; vulnerability matching skipped (`vulnerabilities: false`).\n", res.Packages, cfg.SBOMFile))
+		return attachSBOM(c, cfg, t, sbom.Bytes(), now)
+	}
 
 	vulns, err := gate(ctx, res, cfg)
 	if err != nil {
@@ -145,13 +166,8 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		"updated-at": db.UpdatedAt.UTC().Format(time.RFC3339), "downloaded": db.Downloaded, "source": db.Source, "stale": db.Stale != nil,
 	})
 
-	if cfg.AttachSBOM {
-		ref, err := referrer.Push(referrer.Subject{Repo: t.Ref.Context(), Descriptor: t.Descriptor}, sbomMediaTypes[cfg.SBOMFormat], sbom.Bytes(),
-			map[string]string{"org.opencontainers.image.created": now.UTC().Format(time.RFC3339)}, t.Options...)
-		if err != nil {
-			return action.External(fmt.Errorf("attaching the SBOM to %q: %w", cfg.ImageRef, err))
-		}
-		c.SetOutput("sbom-ref", ref.String())
+	if err := attachSBOM(c, cfg, t, sbom.Bytes(), now); err != nil {
+		return err
 	}
 
 	c.AddSummary(summary(counts, vulns, db, now, res.Packages, cfg))
@@ -231,4 +247,18 @@ func age(d time.Duration) string {
 		return fmt.Sprintf("%d hours", int(d/time.Hour))
 	}
 	return fmt.Sprintf("%d minutes", int(d/time.Minute))
+}
+
+// attachSBOM pushes the SBOM as a referrer of the scanned image when asked.
+func attachSBOM(c *action.Context, cfg Config, t *target.Target, sbom []byte, now time.Time) error {
+	if cfg.AttachSBOM {
+		ref, err := referrer.Push(referrer.Subject{Repo: t.Ref.Context(), Descriptor: t.Descriptor}, sbomMediaTypes[cfg.SBOMFormat], sbom,
+			map[string]string{"org.opencontainers.image.created": now.UTC().Format(time.RFC3339)}, t.Options...)
+		if err != nil {
+			return action.External(fmt.Errorf("attaching the SBOM to %q: %w", cfg.ImageRef, err))
+		}
+		c.SetOutput("sbom-ref", ref.String())
+	}
+
+	return nil
 }

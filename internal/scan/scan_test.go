@@ -244,6 +244,27 @@ func TestDBFallback(t *testing.T) {
 	})
 }
 
+// vulnerabilities: false writes the same SBOM with no database anywhere
+// and reports no vulnerability, neither passed nor failed.
+func TestSBOMOnly(t *testing.T) {
+	_, tar := fixture(t)
+	sbom := filepath.Join(t.TempDir(), "sbom.json")
+	r := runScan(t, "--input", tar, "--cache-dir", t.TempDir(), "--skip-db-update", "--vulnerabilities=false", "--sbom-file", sbom)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r.stderr)
+	}
+	b, err := os.ReadFile(sbom)
+	if err != nil || !strings.Contains(string(b), "pkg:deb/debian/") || !strings.Contains(string(b), "pkg:golang/golang.org/x/text") {
+		t.Errorf("SBOM lacks the image's packages: %v\n%.400s", err, b)
+	}
+	if _, ok := r.outputs["passed"]; ok {
+		t.Errorf("a skipped vulnerability step must not report passed: %v", r.outputs)
+	}
+	if !strings.Contains(r.stderr, "writing the SBOM only") {
+		t.Errorf("the skip is not said plainly: %s", r.stderr)
+	}
+}
+
 // Bad inputs stop before any work, naming the input.
 func TestUsageErrors(t *testing.T) {
 	_, tar := fixture(t)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	bolt "go.etcd.io/bbolt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,6 +161,19 @@ func Open(dir string) error {
 		return fmt.Errorf("opening the vulnerability database in %q: %w", dir, err)
 	}
 	return nil
+}
+
+// OpenEmpty creates an empty database in dir and opens it: detection then
+// matches nothing, for an SBOM-only run that needs no download.
+func OpenEmpty(dir string) error {
+	b, err := bolt.Open(tdb.Path(dir), 0o600, nil)
+	if err != nil {
+		return fmt.Errorf("creating an empty vulnerability database in %q: %w", dir, err)
+	}
+	if err := b.Close(); err != nil {
+		return err
+	}
+	return Open(dir)
 }
 
 // Close closes the database Open opened.

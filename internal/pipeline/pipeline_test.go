@@ -1,0 +1,177 @@
+package pipeline
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
+	"github.com/gitops-actions/gitops-actions/internal/validate"
+)
+
+// exampleFiles reads examples/config-repo as the git helper wants it.
+func exampleFiles(t *testing.T) map[string]string {
+	t.Helper()
+	root := filepath.Join("..", "..", exampleConfigRepo)
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string {
+		if v, ok := m[k]; ok {
+			return v
+		}
+		switch k {
+		case "PATH", "HOME", "GOCACHE", "GOPATH", "GOMODCACHE", "GOFLAGS", "GOEXPERIMENT", "TMPDIR":
+			return os.Getenv(k)
+		}
+		return ""
+	}
+}
+
+// The whole chain against real parts: distribution with auth, git
+// http-backend with a token; then what a user would check.
+func TestPipelineEndToEnd(t *testing.T) {
+	const user, pass, token = "ci", "registry-secret", "git-token-secret"
+	reg := testenv.StartRegistry(t, user, pass)
+	git := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", token))
+	repoURL := git.NewRepo(t, "config", exampleFiles(t))
+	before := git.ReadFile(t, "config", "main", "overlays/staging/kustomization.yaml")
+
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	t.Chdir(root)
+	var out, errb bytes.Buffer
+	report := filepath.Join(t.TempDir(), "report.json")
+	code := Main(context.Background(), []string{"pipeline",
+		"--image", reg.Ref("acme/hello"),
+		"--registry-username", user, "--registry-password", pass,
+		"--config-repository", repoURL, "--token", token,
+		"--report-file", report,
+	}, env(nil), &out, &errb)
+	stdout := out.String()
+	if code != 0 {
+		t.Fatalf("pipeline exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, errb.String())
+	}
+	for _, secret := range []string{pass, token} {
+		if strings.Contains(stdout+errb.String(), secret) {
+			t.Errorf("a secret leaked into the output")
+		}
+	}
+	for _, stage := range []string{"== build", "== scan", "== bump-manifest", "== validate-config"} {
+		if !strings.Contains(stdout, stage) {
+			t.Errorf("stdout does not show stage %q", stage)
+		}
+	}
+	imageRef := outputOf(stdout, "image-ref")
+	ref, err := name.NewDigest(imageRef)
+	if err != nil {
+		t.Fatalf("image-ref output %q: %v", imageRef, err)
+	}
+	// The image exists by digest, with the expected tag and an SBOM referrer.
+	if _, err := remote.Head(ref, reg.Options()...); err != nil {
+		t.Fatalf("image %s is not in the registry: %v", ref, err)
+	}
+	tags, err := remote.List(ref.Context(), reg.Options()...)
+	if err != nil || !contains(tags, "pipeline") {
+		t.Errorf("tags of %s = %v (%v), want pipeline", ref.Context(), tags, err)
+	}
+	idx, err := remote.Referrers(ref, reg.Options()...)
+	if err != nil {
+		t.Fatalf("referrers of %s: %v", ref, err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) == 0 {
+		t.Errorf("no SBOM referrer is attached to %s", ref)
+	}
+	// The overlay on the remote holds the digest, in a one-line diff.
+	after := git.ReadFile(t, "config", "main", "overlays/staging/kustomization.yaml")
+	if !strings.Contains(after, "digest: "+ref.DigestStr()) {
+		t.Errorf("overlay after the bump:\n%s", after)
+	}
+	if changed := diffLines(before, after); changed != 1 {
+		t.Errorf("the bump changed %d lines, want 1:\n%s", changed, after)
+	}
+	// validate-config on the result exits 0.
+	clone := git.Clone(t, "config")
+	var vout, verr bytes.Buffer
+	if code := validate.Main(context.Background(), []string{"validate-config", "--path", clone}, env(nil), &vout, &verr); code != 0 {
+		t.Errorf("validate-config on the bumped repo: exit %d\n%s\n%s", code, vout.String(), verr.String())
+	}
+}
+
+func outputOf(stdout, key string) string {
+	for _, l := range strings.Split(stdout, "\n") {
+		if v, ok := strings.CutPrefix(l, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func diffLines(a, b string) int {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	if len(al) != len(bl) {
+		return -1
+	}
+	n := 0
+	for i := range al {
+		if al[i] != bl[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// With no flags the pipeline runs offline on its embedded defaults: every
+// stage prints, and the vulnerability step says it was skipped, never passed.
+func TestPipelineDefaultsOffline(t *testing.T) {
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	t.Chdir(root)
+	var out, errb bytes.Buffer
+	// Any attempt to reach the network goes to a closed port.
+	code := Main(context.Background(), []string{"pipeline"}, env(map[string]string{
+		"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "GOPROXY": "off",
+	}), &out, &errb)
+	stdout := out.String()
+	if code != 0 {
+		t.Fatalf("pipeline exit %d\n%s\n%s", code, stdout, errb.String())
+	}
+	for _, want := range []string{"== build", "== scan", "== bump-manifest", "== validate-config", "== config repo diff",
+		"vulnerabilities  skipped", "passed=false"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "vulnerabilities  passed") {
+		t.Error("a skipped vulnerability step was reported as passed")
+	}
+}
