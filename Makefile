@@ -36,5 +36,5 @@ release-sboms:
 	$(GO) build -trimpath -o bin/scan ./cmd/scan
 	set -e; for f in dist/*_$(word 1,$(subst /, ,$(PLATFORM)))_$(word 2,$(subst /, ,$(PLATFORM))); do \
 	  d=$$(mktemp -d); cp $$f $$d/; \
-	  bin/scan --path $$d --sbom-format spdx-json --sbom-file $$f.spdx.json --fail-on none --skip-db-update; \
+	  bin/scan --path $$d --sbom-format spdx-json --sbom-file $$f.spdx.json --vulnerabilities=false; \
 	  rm -rf $$d; done
