@@ -5,19 +5,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -26,43 +20,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
-
-// countingRegistry is an in-process OCI registry behind basic auth that
-// counts blob downloads by digest.
-type countingRegistry struct {
-	host string
-	mu   sync.Mutex
-	gets map[string]int
-}
-
-func startRegistry(t *testing.T, user, pass string) *countingRegistry {
-	t.Helper()
-	cr := &countingRegistry{gets: map[string]int{}}
-	reg := registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
-			http.Error(w, "unauthorized", http.StatusUnauthorized)
-			return
-		}
-		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
-			cr.mu.Lock()
-			cr.gets[r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]]++
-			cr.mu.Unlock()
-		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	cr.host = strings.TrimPrefix(srv.URL, "http://")
-	return cr
-}
-
-func (cr *countingRegistry) blobGets(d v1.Hash) int {
-	cr.mu.Lock()
-	defer cr.mu.Unlock()
-	return cr.gets[d.String()]
-}
 
 // dbArtifact packs a test database as trivy publishes it: one gzipped tar
 // layer of trivy.db and metadata.json.
@@ -97,42 +56,50 @@ func dbArtifact(t *testing.T, updatedAt time.Time) v1.Image {
 	return mutate.ConfigMediaType(mutate.MediaType(img, types.OCIManifestSchema1), "application/vnd.aquasec.trivy.config.v1+json")
 }
 
-// Scan by image-ref with credentials: the image is pulled once (every blob
-// fetched exactly once), the database comes from db-repository into the
-// cache in trivy's layout, and attach-sbom makes the SBOM discoverable
-// from the image digest.
+// Scan by image-ref with credentials against every real registry the
+// harness has: the image is pulled once (its config and every layer fetched
+// exactly once), the database comes from db-repository into the cache in
+// trivy's layout, and attach-sbom makes the SBOM discoverable from the image
+// digest. Neither registry serves the referrers API, so the SBOM must be
+// found through the sha256-<digest> tag that stands in for it.
 func TestRegistryScanAndAttach(t *testing.T) {
 	img, _ := fixture(t)
-	cr := startRegistry(t, "ci", "s3cret")
-	auth := remote.WithAuth(&authn.Basic{Username: "ci", Password: "s3cret"})
-	ref, err := name.ParseReference(cr.host + "/acme/api:1.0")
+	for _, reg := range testenv.Registries(t, "ci", "s3cret") {
+		t.Run(reg.Kind, func(t *testing.T) { testRegistryScanAndAttach(t, reg, img) })
+	}
+}
+
+func testRegistryScanAndAttach(t *testing.T, reg *testenv.Registry, img v1.Image) {
+	opts := reg.Options()
+	ref, err := name.ParseReference(reg.Ref("acme/api:1.0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.Write(ref, img, auth); err != nil {
+	if err := remote.Write(ref, img, opts...); err != nil {
 		t.Fatal(err)
 	}
-	dbRef := cr.host + "/mirror/trivy-db:2"
-	dbRefParsed, _ := name.ParseReference(dbRef)
-	if err := remote.Write(dbRefParsed, dbArtifact(t, time.Now().Add(-2*time.Hour)), auth); err != nil {
+	dbRef := reg.Ref("mirror/trivy-db:2")
+	dbRefParsed, err := name.ParseReference(dbRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(dbRefParsed, dbArtifact(t, time.Now().Add(-2*time.Hour)), opts...); err != nil {
 		t.Fatal(err)
 	}
 	digest, err := img.Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cr.mu.Lock()
-	clear(cr.gets)
-	cr.mu.Unlock()
+	reg.ResetRequests()
 
 	cache := t.TempDir()
 	sbomFile := filepath.Join(t.TempDir(), "sbom.json")
-	r := runScan(t, "--image-ref", ref.String(), "--registry-username", "ci", "--registry-password", "s3cret",
+	r := runScan(t, "--image-ref", ref.String(), "--registry-username", reg.Username, "--registry-password", reg.Password,
 		"--db-repository", dbRef, "--cache-dir", cache, "--sbom-file", sbomFile, "--attach-sbom", "--fail-on", "none")
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	if strings.Contains(r.stdout+r.stderr, "s3cret") {
+	if strings.Contains(r.stdout+r.stderr, reg.Password) {
 		t.Error("the password leaked into the output")
 	}
 	for _, f := range []string{"db/trivy.db", "db/metadata.json"} {
@@ -145,22 +112,40 @@ func TestRegistryScanAndAttach(t *testing.T) {
 	}
 
 	// Pulled once: the config and each layer were downloaded exactly once.
-	cfgName, _ := img.ConfigName()
-	layers, _ := img.Layers()
+	cfgName, err := img.ConfigName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
 	blobs := []v1.Hash{cfgName}
 	for _, l := range layers {
-		d, _ := l.Digest()
+		d, err := l.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
 		blobs = append(blobs, d)
 	}
+	requests := reg.RequestLog()
 	for _, b := range blobs {
-		if n := cr.blobGets(b); n != 1 {
-			t.Errorf("blob %s fetched %d times, want 1", b, n)
+		get := "GET /v2/acme/api/blobs/" + b.String()
+		if n := countLines(requests, get); n != 1 {
+			t.Errorf("%s sent %d times, want 1", get, n)
 		}
 	}
+	if t.Failed() {
+		t.Logf("requests of the scan:\n%s", strings.Join(requests, "\n"))
+	}
 
-	// Discoverable from the image digest.
+	// Discoverable from the image digest, through the fallback tag.
 	subject := ref.Context().Digest(digest.String())
-	idx, err := remote.Referrers(subject, auth)
+	fallback := ref.Context().Tag(strings.Replace(digest.String(), ":", "-", 1))
+	if _, err := remote.Index(fallback, opts...); err != nil {
+		t.Errorf("no referrers index at the fallback tag %s: %v", fallback, err)
+	}
+	idx, err := remote.Referrers(subject, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,20 +159,39 @@ func TestRegistryScanAndAttach(t *testing.T) {
 	if want := ref.Context().Digest(im.Manifests[0].Digest.String()).String(); r.outputs["sbom-ref"] != want {
 		t.Errorf("sbom-ref %q, want %q", r.outputs["sbom-ref"], want)
 	}
-	art, err := remote.Image(ref.Context().Digest(im.Manifests[0].Digest.String()), auth)
+	art, err := remote.Image(ref.Context().Digest(im.Manifests[0].Digest.String()), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, _ := art.Layers()
+	al, err := art.Layers()
+	if err != nil || len(al) != 1 {
+		t.Fatalf("SBOM artifact layers: %d, %v", len(al), err)
+	}
 	rc, err := al[0].Compressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	var got bytes.Buffer
-	got.ReadFrom(rc)
-	want, _ := os.ReadFile(sbomFile)
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Error("the attached SBOM differs from sbom-file")
+	got, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
 	}
+	want, err := os.ReadFile(sbomFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("the attached SBOM (%d bytes) differs from sbom-file (%d bytes)", len(got), len(want))
+	}
+}
+
+// countLines counts the entries of lines equal to line.
+func countLines(lines []string, line string) int {
+	n := 0
+	for _, l := range lines {
+		if l == line {
+			n++
+		}
+	}
+	return n
 }
