@@ -4,7 +4,7 @@ export GOEXPERIMENT := jsonv2
 export CGO_ENABLED ?= 0
 GO ?= go
 
-.PHONY: demo test generate build release-binaries release-sboms
+.PHONY: demo test vet generate build release-binaries release-sboms
 # The main job: the local pipeline on the bundled examples, embedded defaults.
 demo:
 	$(GO) run ./cmd/pipeline
@@ -12,6 +12,10 @@ demo:
 # Every test, including actionlint and the real registry/git/buildah parts.
 test:
 	$(GO) test -count=1 -timeout 80m ./...
+
+# go vet needs the same GOEXPERIMENT as the build (trivy's code).
+vet:
+	$(GO) vet ./...
 
 generate:
 	$(GO) generate ./...

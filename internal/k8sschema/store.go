@@ -84,11 +84,11 @@ type Store struct {
 	minor  string
 	strict bool
 
-	once    sync.Once
-	err     error
-	kinds   map[string]string
-	defs    map[string]any
-	crds    map[string]map[string]any
+	once  sync.Once
+	err   error
+	kinds map[string]string
+	defs  map[string]any
+	crds  map[string]map[string]any
 
 	mu    sync.Mutex
 	cache map[string][]byte
