@@ -23,6 +23,7 @@ type Config struct {
 	OlderThan        time.Duration
 	Concurrency      int
 	DryRun           bool
+	AgeCache         string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -40,6 +41,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		OlderThan:        in.Duration("older-than"),
 		Concurrency:      in.Int("concurrency"),
 		DryRun:           in.Bool("dry-run"),
+		AgeCache:         in.String("age-cache"),
 	}
 	c.TagFilter = regexpInput(in, "tag-filter")
 	c.ExcludeTags = regexpInput(in, "exclude-tags")

@@ -98,18 +98,44 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	rt := newRateTransport(baseTransport())
 	rules := Rules{Untagged: cfg.Untagged, TagFilter: cfg.TagFilter, ExcludeTags: cfg.ExcludeTags, Keep: cfg.Keep, OlderThan: cfg.OlderThan, Now: time.Now()}
+	var ages *ageCache
+	if cfg.AgeCache != "" {
+		var err error
+		if ages, err = loadAgeCache(cfg.AgeCache); err != nil {
+			c.Warnf("%v", err)
+		}
+	}
 	var outs []outcome
 	for _, t := range ts {
 		o := outcome{target: t}
-		o.plan, o.errs, o.listErr = prune(ctx, c, cfg, rules, t, rt)
+		o.plan, o.errs, o.listErr = prune(ctx, c, cfg, rules, t, rt, ages)
 		outs = append(outs, o)
+	}
+	if err := ages.save(deletedDigests(outs)); err != nil {
+		c.Warnf("the next run reads every age again: %v", err)
 	}
 	return finish(c, cfg, outs)
 }
 
+// deletedDigests are the manifests the run deleted.
+func deletedDigests(outs []outcome) []string {
+	var ds []string
+	for _, o := range outs {
+		if o.plan == nil || o.errs == nil {
+			continue
+		}
+		for i, s := range o.plan.Steps {
+			if s.Manifest && o.errs[i] == nil {
+				ds = append(ds, s.Version.Digest)
+			}
+		}
+	}
+	return ds
+}
+
 // prune plans one repository and, unless dry-run, carries the plan out.
-func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t target, rt http.RoundTripper) (*Plan, []error, error) {
-	p, g, err := open(ctx, cfg, t, rt)
+func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t target, rt http.RoundTripper, ages *ageCache) (*Plan, []error, error) {
+	p, g, err := open(ctx, cfg, t, rt, ages)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -134,7 +160,7 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 func readConcurrency(cfg Config) int { return max(4*cfg.Concurrency, 16) }
 
 // open makes the provider and the registry reader for one repository.
-func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Provider, Graph, error) {
+func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper, ages *ageCache) (Provider, Graph, error) {
 	auth, err := registryAuth(cfg, t)
 	if err != nil {
 		return nil, nil, err
@@ -143,6 +169,7 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper) (Prov
 	if err != nil {
 		return nil, nil, err
 	}
+	rc.ages = ages
 	switch t.kind {
 	case "ghcr":
 		p, err := newGHCR(cfg.GitHubAPIURL, cfg.Token, t.ref.RepositoryStr(), rt)

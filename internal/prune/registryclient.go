@@ -29,6 +29,8 @@ type registryClient struct {
 
 	mu        sync.Mutex
 	manifests map[string][]byte
+	// ages, when set, remembers creation times across runs.
+	ages *ageCache
 
 	delOnce sync.Once
 	del     *http.Client
@@ -149,8 +151,20 @@ func (c *registryClient) Refs(ctx context.Context, digest string) ([]string, err
 // created is when the image was built: the manifest's
 // org.opencontainers.image.created annotation, else the config's created
 // field; for an index, its annotation, else its first platform image's.
-// Distribution keeps no timestamps of its own.
+// Distribution keeps no timestamps of its own, so reading one costs a
+// config blob unless the age cache knows the digest.
 func (c *registryClient) created(ctx context.Context, digest string) (time.Time, error) {
+	if t, ok := c.ages.get(digest); ok {
+		return t, nil
+	}
+	t, err := c.readCreated(ctx, digest)
+	if err == nil {
+		c.ages.put(digest, t)
+	}
+	return t, err
+}
+
+func (c *registryClient) readCreated(ctx context.Context, digest string) (time.Time, error) {
 	_, _, raw, err := c.get(ctx, digest)
 	if err != nil {
 		return time.Time{}, err
@@ -182,11 +196,17 @@ func (c *registryClient) created(ctx context.Context, digest string) (time.Time,
 	if err != nil {
 		return time.Time{}, fmt.Errorf("reading config %s of %q: %w", m.Config.Digest, c.repo, err)
 	}
-	defer rc.Close()
+	// Read to the end: a body left unread closes its connection, and the
+	// next read pays for a new one.
+	raw, err = io.ReadAll(io.LimitReader(rc, 8<<20))
+	rc.Close()
+	if err != nil {
+		return time.Time{}, fmt.Errorf("reading config %s of %q: %w", m.Config.Digest, c.repo, err)
+	}
 	var cfg struct {
 		Created *time.Time `json:"created"`
 	}
-	if err := json.NewDecoder(io.LimitReader(rc, 8<<20)).Decode(&cfg); err != nil || cfg.Created == nil {
+	if err := json.Unmarshal(raw, &cfg); err != nil || cfg.Created == nil {
 		// Artifacts (SBOMs, signatures) have an empty or foreign config.
 		return time.Time{}, nil
 	}
