@@ -93,9 +93,12 @@ func detect(ctx context.Context, c cache.Cache, art artifact.Artifact) (types.Re
 
 // alwaysOff are analyzers the trivy CLI also leaves off unless asked:
 // executables are looked up in Rekor (network), the rest find what this
-// action does not report.
-var alwaysOff = []analyzer.Type{analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeApkCommand,
-	analyzer.TypeSecret, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile}
+// action does not report. The misconfiguration analyzers (Dockerfile,
+// Kubernetes, Terraform...) are registered by packages trivy links in
+// anyway; left on, a directory with a Dockerfile compiles trivy's whole
+// Rego policy bundle (seconds) for nothing.
+var alwaysOff = append([]analyzer.Type{analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeApkCommand,
+	analyzer.TypeSecret, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile}, analyzer.TypeConfigFiles...)
 
 func runTrivy(ctx context.Context, t *target.Target, toolVersion string) (*Result, error) {
 	c := cache.NewMemoryCache()

@@ -12,42 +12,18 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-
-	"gopkg.in/yaml.v3"
 )
 
-type step struct {
-	ID  string            `yaml:"id"`
-	If  string            `yaml:"if"`
-	Env map[string]string `yaml:"env"`
-	Run string            `yaml:"run"`
-}
-
 // startSteps reads the committed action.yml's fetch and build steps.
-func startSteps(t *testing.T, action string) (fetch, build step) {
+func startSteps(t *testing.T, action string) (fetch, build Step) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "..", "actions", action, "action.yml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var meta struct {
-		Runs struct {
-			Steps []step `yaml:"steps"`
-		} `yaml:"runs"`
-	}
-	if err := yaml.Unmarshal(b, &meta); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range meta.Runs.Steps {
-		switch {
-		case s.ID == "fetch":
-			fetch = s
-		case strings.Contains(s.Run, "go build"):
-			build = s
-		}
-	}
-	if fetch.Run == "" || build.Run == "" {
-		t.Fatalf("%s/action.yml lacks the fetch or build step", action)
+	fetch, build, err = StartSteps(b)
+	if err != nil {
+		t.Fatalf("%s: %v", action, err)
 	}
 	return fetch, build
 }
@@ -60,7 +36,7 @@ type runner struct {
 
 // run executes a step's script as the runner would: bash, the step's env
 // with expressions resolved, and the runner's own variables.
-func (r *runner) run(s step, actionRef string) (string, error) {
+func (r *runner) run(s Step, actionRef string) (string, error) {
 	cmd := exec.Command("bash", "-e", "-c", s.Run)
 	env := append(os.Environ(),
 		"RUNNER_TEMP="+r.temp, "GITHUB_OUTPUT="+r.output, "GITHUB_ACTION_PATH="+r.act,
