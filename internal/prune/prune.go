@@ -180,16 +180,9 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper, ages 
 		p, err := newQuay(cfg.QuayAPIURL, cfg.Token, t.ref.RepositoryStr(), rt)
 		return p, rc, err
 	}
-	wantAge := func(tags []string) bool {
-		if cfg.TagFilter == nil || (cfg.Keep == 0 && cfg.OlderThan == 0) {
-			return false
-		}
-		for _, tag := range tags {
-			if cfg.TagFilter.MatchString(tag) && (cfg.ExcludeTags == nil || !cfg.ExcludeTags.MatchString(tag)) {
-				return true
-			}
-		}
-		return false
+	wantAge := func(tag string) bool {
+		return cfg.TagFilter != nil && (cfg.Keep > 0 || cfg.OlderThan > 0) &&
+			cfg.TagFilter.MatchString(tag) && (cfg.ExcludeTags == nil || !cfg.ExcludeTags.MatchString(tag))
 	}
 	return &registryProvider{c: rc, concurrency: readConcurrency(cfg), wantAge: wantAge}, rc, nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 )
 
 // registryProvider prunes any distribution registry. Distribution cannot
@@ -13,15 +14,25 @@ import (
 type registryProvider struct {
 	c           *registryClient
 	concurrency int
-	// wantAge says which tag sets need a creation time; reading it costs
-	// a config blob per image, so only candidates pay.
-	wantAge func(tags []string) bool
+	// wantAge says which tags need their image's creation time (the
+	// candidates); reading it costs a config blob, so only they pay.
+	wantAge func(tag string) bool
 }
 
 func (p *registryProvider) Kind() string        { return "registry" }
 func (p *registryProvider) ListsUntagged() bool { return false }
 func (p *registryProvider) UntagsAlone() bool   { return false }
 
+// ageRead is one digest's creation time, read once however many
+// candidate tags name it.
+type ageRead struct {
+	once sync.Once
+	t    time.Time
+	err  error
+}
+
+// List reads every tag's manifest and, right after it, the creation time
+// of a candidate's image: one pass, no wait between the two.
 func (p *registryProvider) List(ctx context.Context) ([]Version, error) {
 	tags, err := p.c.tags(ctx)
 	if err != nil {
@@ -29,13 +40,26 @@ func (p *registryProvider) List(ctx context.Context) ([]Version, error) {
 	}
 	type got struct{ digest, mediaType string }
 	res := make([]got, len(tags))
+	var mu sync.Mutex
+	ages := map[string]*ageRead{}
 	if err := parallel(ctx, len(tags), p.concurrency, func(i int) error {
 		d, mt, _, err := p.c.get(ctx, tags[i])
 		res[i] = got{d, mt}
 		if notFound(err) {
 			return nil // deleted since the listing
 		}
-		return err
+		if err != nil || p.wantAge == nil || !p.wantAge(tags[i]) {
+			return err
+		}
+		mu.Lock()
+		a := ages[d]
+		if a == nil {
+			a = &ageRead{}
+			ages[d] = a
+		}
+		mu.Unlock()
+		a.once.Do(func() { a.t, a.err = p.c.created(ctx, d) })
+		return a.err
 	}); err != nil {
 		return nil, err
 	}
@@ -48,6 +72,9 @@ func (p *registryProvider) List(ctx context.Context) ([]Version, error) {
 		v := byDigest[res[i].digest]
 		if v == nil {
 			v = &Version{ID: res[i].digest, Digest: res[i].digest, MediaType: res[i].mediaType}
+			if a := ages[v.Digest]; a != nil {
+				v.Created = a.t
+			}
 			byDigest[v.Digest] = v
 			order = append(order, v.Digest)
 		}
@@ -57,16 +84,6 @@ func (p *registryProvider) List(ctx context.Context) ([]Version, error) {
 	for i, d := range order {
 		out[i] = *byDigest[d]
 		slices.Sort(out[i].Tags)
-	}
-	if err := parallel(ctx, len(out), p.concurrency, func(i int) error {
-		if p.wantAge != nil && !p.wantAge(out[i].Tags) {
-			return nil
-		}
-		t, err := p.c.created(ctx, out[i].Digest)
-		out[i].Created = t
-		return err
-	}); err != nil {
-		return nil, err
 	}
 	return out, nil
 }
