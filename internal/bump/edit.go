@@ -239,6 +239,16 @@ func (w *fileEdit) found(n *yaml.Node) bool {
 	return true
 }
 
+// begin records the occurrence at n, holding tag and digest, and returns
+// the change a bump starts from; false when no-downgrade skips it.
+func (w *fileEdit) begin(n *yaml.Node, strategy, tag, digest string) (Change, bool) {
+	w.ref(n, strategy, tag, digest)
+	if w.downgrade(n, strategy, tag) {
+		return Change{}, false
+	}
+	return Change{Strategy: strategy, OldTag: tag, NewTag: tag, OldDigest: digest, NewDigest: digest}, true
+}
+
 // ref records what an occurrence held.
 func (w *fileEdit) ref(n *yaml.Node, strategy, tag, digest string) {
 	w.res.Refs = append(w.res.Refs, Ref{File: w.file, Line: n.Line, Strategy: strategy, Tag: tag, Digest: digest})
@@ -345,11 +355,10 @@ func (w *fileEdit) kustomize(root *yaml.Node) {
 		tagN, digN := get(ent, "newTag"), get(ent, "digest")
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
-		w.ref(ent, StrategyKustomize, oldTag, oldDig)
-		if w.downgrade(ent, StrategyKustomize, oldTag) {
+		c, ok := w.begin(ent, StrategyKustomize, oldTag, oldDig)
+		if !ok {
 			continue
 		}
-		c := Change{Strategy: StrategyKustomize, OldTag: oldTag, NewTag: oldTag, OldDigest: oldDig, NewDigest: oldDig}
 		if w.Tag != "" {
 			c.NewTag = w.Tag
 			if tagN != nil {
@@ -430,11 +439,10 @@ func (w *fileEdit) helm(root *yaml.Node) {
 		}
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
-		w.ref(repoN, StrategyHelm, oldTag, oldDig)
-		if w.downgrade(repoN, StrategyHelm, oldTag) {
+		c, ok := w.begin(repoN, StrategyHelm, oldTag, oldDig)
+		if !ok {
 			return
 		}
-		c := Change{Strategy: StrategyHelm, OldTag: oldTag, NewTag: oldTag, OldDigest: oldDig, NewDigest: oldDig}
 		if w.Tag != "" {
 			c.NewTag = w.Tag
 			switch {
