@@ -9,12 +9,15 @@ import (
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
 )
 
 // Gatekeeper evaluates ConstraintTemplates' Rego for their constraints,
 // as Gatekeeper's admission webhook would (what gator does offline).
 type Gatekeeper struct {
 	constraints []constraint
+	scope       Scope
 }
 
 type constraint struct {
@@ -38,8 +41,13 @@ func IsConstraint(obj map[string]any) bool {
 }
 
 // NewGatekeeper prepares each template's violation query once; every
-// constraint of its kind shares it.
-func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any) (*Gatekeeper, error) {
+// constraint of its kind shares it. objects become data.inventory, for
+// referential templates (unique Ingress hosts, unique Service selectors).
+func NewGatekeeper(ctx context.Context, templates, constraints, objects []map[string]any, scope Scope) (*Gatekeeper, error) {
+	var store storage.Store
+	if len(constraints) > 0 {
+		store = inmem.NewFromObject(map[string]any{"inventory": scope.Inventory(objects)})
+	}
 	queries := map[string]*rego.PreparedEvalQuery{}
 	for _, t := range templates {
 		kind := str(t, "spec", "crd", "spec", "names", "kind")
@@ -89,13 +97,14 @@ func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any)
 		pq, err := rego.New(
 			rego.Query(m.Package.Path.String()+".violation"),
 			rego.Compiler(compiler),
+			rego.Store(store),
 		).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
 		}
 		queries[kind] = &pq
 	}
-	g := &Gatekeeper{}
+	g := &Gatekeeper{scope: scope}
 	for _, c := range constraints {
 		kind, _ := c["kind"].(string)
 		name := str(c, "metadata", "name")
@@ -116,9 +125,12 @@ func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any)
 // Empty reports whether there are no constraints.
 func (g *Gatekeeper) Empty() bool { return len(g.constraints) == 0 }
 
-// Eval runs every constraint that matches the object.
+// Eval runs every constraint that matches the object, as the API server
+// would present it (a namespaced object without a namespace in
+// DefaultNamespace).
 func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any) ([]Result, error) {
 	var out []Result
+	obj, _ = g.scope.placed(obj)
 	for _, c := range g.constraints {
 		if !matches(c.match, obj) {
 			continue

@@ -24,7 +24,7 @@ type checkers struct {
 	related    map[*Doc]map[string][]any
 }
 
-func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any) (*checkers, error) {
+func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
 	c := &checkers{cfg: cfg, minor: minor}
 	var err error
 	if c.schema, err = newSchemaChecker(cfg, schemaMinor, docs, crds); err != nil {
@@ -57,7 +57,11 @@ func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, doc
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}
-		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints); err != nil {
+		objects := make([]map[string]any, len(docs))
+		for i, d := range docs {
+			objects[i] = d.Object
+		}
+		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints, objects, scope); err != nil {
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}

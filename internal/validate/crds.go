@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/policy"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
 
@@ -16,8 +17,9 @@ func isCRD(d *Doc) bool {
 }
 
 // collectCRDs turns the CustomResourceDefinitions of the input and of
-// crd-path into schemas, so the custom resources beside them are checked.
-func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, []report.Finding, error) {
+// crd-path into schemas, so the custom resources beside them are checked,
+// and says which of their kinds are cluster-scoped.
+func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
 	crds := []*Doc{}
 	var findings []report.Finding
 	for _, p := range cfg.CRDPaths {
@@ -39,7 +41,7 @@ func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, []report.F
 			return nil
 		})
 		if err != nil {
-			return nil, nil, usageErr("crd-path", "%q: %w", p, err)
+			return nil, policy.Scope{}, nil, usageErr("crd-path", "%q: %w", p, err)
 		}
 	}
 	for _, d := range docs {
@@ -48,6 +50,10 @@ func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, []report.F
 		}
 	}
 	out := map[string]map[string]any{}
+	objs := make([]map[string]any, len(crds))
+	for i, d := range crds {
+		objs[i] = d.Object
+	}
 	for _, d := range crds {
 		s, err := k8sschema.FromCRD(d.Object, cfg.Strict)
 		if err != nil {
@@ -60,5 +66,5 @@ func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, []report.F
 			out[k] = v
 		}
 	}
-	return out, findings, nil
+	return out, policy.NewScope(objs), findings, nil
 }

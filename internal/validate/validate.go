@@ -67,7 +67,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	in := load(ctx, cfg, p, k8sVersion)
 
-	crdSchemas, crdFindings, err := collectCRDs(cfg, in.docs)
+	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, in.docs)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 	}
 
-	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crdSchemas)
+	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crdSchemas, scope)
 	if err != nil {
 		return err
 	}
