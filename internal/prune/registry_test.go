@@ -123,3 +123,27 @@ func countDeletes(log []string) int {
 	}
 	return n
 }
+
+// A reproducible build pins its creation time to the epoch: that says
+// nothing of age, so such an image is never "older than" anything.
+func TestRegistryEpochIsNoAge(t *testing.T) {
+	reg := testenv.StartRegistry(t, "pruner", "s3cret-pw")
+	opts := reg.Options()
+	repo := reg.Ref("team/repro")
+	old := push(t, repo+":pr-old", imageAt(t, time.Now().Add(-30*24*time.Hour)), opts...)
+	epoch := push(t, repo+":pr-epoch", imageAt(t, time.Unix(0, 0)), opts...)
+	res := runPrune(t, "--repository", repo, "--registry-username", reg.Username, "--registry-password", reg.Password,
+		"--tag-filter", "^pr-", "--older-than", "7d")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if got := digestsOf(res.report.Deleted); !slices.Equal(got, []string{old}) {
+		t.Errorf("deleted %v, want only pr-old %s", got, old)
+	}
+	if len(res.report.Kept) != 1 || res.report.Kept[0].Digest != epoch || !strings.Contains(res.report.Kept[0].Reason, "creation time unknown") {
+		t.Errorf("kept %+v, want pr-epoch kept as of unknown age", res.report.Kept)
+	}
+	if tags := listTags(t, repo, opts...); !slices.Equal(tags, []string{"pr-epoch"}) {
+		t.Errorf("tags left %v, want pr-epoch", tags)
+	}
+}

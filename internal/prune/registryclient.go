@@ -158,6 +158,9 @@ func (c *registryClient) created(ctx context.Context, digest string) (time.Time,
 		return t, nil
 	}
 	t, err := c.readCreated(ctx, digest)
+	if t.Before(reproducible) {
+		t = time.Time{} // a pinned epoch, not an age
+	}
 	if err == nil {
 		c.ages.put(digest, t)
 	}
