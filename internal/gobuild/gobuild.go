@@ -144,7 +144,7 @@ func Build(ctx context.Context, o Options) (Result, error) {
 		p := p
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: images[i], Descriptor: v1.Descriptor{Platform: &p}})
 	}
-	if anns := baseAnnotations(o); len(anns) > 0 && idxType == types.OCIImageIndex {
+	if anns := annotations(o); len(anns) > 0 && idxType == types.OCIImageIndex {
 		idx = mutate.Annotations(idx, anns).(v1.ImageIndex)
 	}
 	res.Index = idx
@@ -180,8 +180,15 @@ func compile(ctx context.Context, o Options, p v1.Platform, out string) error {
 	return nil
 }
 
-func baseAnnotations(o Options) map[string]string {
+// annotations are the OCI annotations of the index and of each image:
+// the base image, and the creation time (so that a pruner reads an
+// image's age from its manifest, without fetching its config). A time
+// pinned to the epoch says nothing and is left out.
+func annotations(o Options) map[string]string {
 	anns := map[string]string{}
+	if o.Created.After(time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		anns["org.opencontainers.image.created"] = o.Created.UTC().Format(time.RFC3339)
+	}
 	if o.BaseName != "" {
 		anns["org.opencontainers.image.base.name"] = o.BaseName
 	}
@@ -245,7 +252,7 @@ func assemble(base v1.Image, p v1.Platform, bin, name string, o Options) (v1.Ima
 	if err != nil {
 		return nil, err
 	}
-	if anns := baseAnnotations(o); len(anns) > 0 && mt != types.DockerManifestSchema2 {
+	if anns := annotations(o); len(anns) > 0 && mt != types.DockerManifestSchema2 {
 		img = mutate.Annotations(img, anns).(v1.Image)
 	}
 	return img, nil

@@ -48,6 +48,13 @@ func TestBuildIsReproducibleAndRuns(t *testing.T) {
 		t.Fatalf("index manifests: %+v", im.Manifests)
 	}
 	img := a.Images["linux/amd64"]
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Annotations["org.opencontainers.image.created"]; got != "2023-11-14T22:13:20Z" || im.Annotations["org.opencontainers.image.created"] != got {
+		t.Errorf("created annotation: image %q, index %q; want the commit time 2023-11-14T22:13:20Z on both", got, im.Annotations["org.opencontainers.image.created"])
+	}
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
@@ -145,5 +148,31 @@ func TestRegistryEpochIsNoAge(t *testing.T) {
 	}
 	if tags := listTags(t, repo, opts...); !slices.Equal(tags, []string{"pr-epoch"}) {
 		t.Errorf("tags left %v, want pr-epoch", tags)
+	}
+}
+
+// An image whose manifest carries org.opencontainers.image.created (the
+// build action writes it) is aged from the manifest: no config read, and
+// the annotation wins over the config.
+func TestRegistryCreatedAnnotation(t *testing.T) {
+	reg := testenv.StartRegistry(t, "pruner", "s3cret-pw")
+	opts := reg.Options()
+	repo := reg.Ref("team/annotated")
+	img := imageAt(t, time.Now()) // the config says: just built
+	img = mutate.Annotations(img, map[string]string{"org.opencontainers.image.created": time.Now().Add(-30 * 24 * time.Hour).UTC().Format(time.RFC3339)}).(v1.Image)
+	d := push(t, repo+":pr-1", img, opts...)
+	reg.ResetRequests()
+	res := runPrune(t, "--repository", repo, "--registry-username", reg.Username, "--registry-password", reg.Password,
+		"--tag-filter", "^pr-", "--older-than", "7d")
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if got := digestsOf(res.report.Deleted); !slices.Equal(got, []string{d}) {
+		t.Errorf("deleted %v, want pr-1 %s (30 days old by its annotation)", got, d)
+	}
+	for _, l := range reg.RequestLog() {
+		if strings.Contains(l, "/blobs/") {
+			t.Errorf("read a blob although the manifest says when it was created: %s", l)
+		}
 	}
 }
