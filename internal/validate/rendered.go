@@ -82,7 +82,7 @@ func kustomizationFile(dir string) string {
 }
 
 // renderKustomization builds dir and traces every object to the line of
-// the file it came from; fields a patch added point at the object.
+// the file it came from; a field a patch set points at the patch.
 func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
 	objs, err := render.Kustomize(dir)
@@ -92,6 +92,8 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 	}
 	var docs []*Doc
 	var fs []report.Finding
+	var patches []patch
+	var patchesOnce sync.Once
 	for _, o := range objs {
 		ds, pf := parseDocs(kfile, o.YAML, 0)
 		fs = append(fs, pf...)
@@ -100,6 +102,7 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 			d.File, d.Line = kfile, 1
 			r := d.Resource()
 			generated := o.Generated
+			obj := d.Object
 			d.Node = nil
 			// The source is parsed only when a finding asks for a line.
 			d.trace = func(path []string) (string, int) {
@@ -108,7 +111,8 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 				}
 				if !generated {
 					if sd := sources.find(src, r.Kind, r.Name); sd != nil {
-						return sd.File, lineOf(sd.Node, path, sd.Line)
+						patchesOnce.Do(func() { patches = kustomizePatches(dir) })
+						return traceKustomized(patches, sd, r.Kind, r.Name, obj, path)
 					}
 				}
 				return src, 1

@@ -1,0 +1,381 @@
+package validate
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/gitops-actions/gitops-actions/internal/render"
+)
+
+// patch is one patch of a kustomization chain: a strategic-merge patch
+// document (node) or JSON 6902 operations (ops), and what it targets.
+type patch struct {
+	file string
+	// offset is added to node lines: an inline patch's lines count from
+	// its place in the kustomization file.
+	offset int
+	node   *yaml.Node // the patch object (strategic merge)
+	ops    []jsonOp
+	kind   string
+	name   *regexp.Regexp // nil: any name
+}
+
+type jsonOp struct {
+	path []string
+	line int
+}
+
+// kustomizePatches lists the patches of the kustomization in dir and of
+// every local kustomization it includes, the outermost first: the first
+// that sets a field is the one whose value is rendered. Files that cannot
+// be read are skipped; kustomize itself reports them.
+func kustomizePatches(dir string) []patch {
+	var out []patch
+	seen := map[string]bool{}
+	var visit func(dir string)
+	visit = func(dir string) {
+		dir = filepath.Clean(dir)
+		if seen[dir] {
+			return
+		}
+		seen[dir] = true
+		kfile, k := readKustomization(dir)
+		if k == nil {
+			return
+		}
+		for _, e := range seq(get(k, "patches")) {
+			out = append(out, patchEntry(dir, kfile, e)...)
+		}
+		for _, e := range seq(get(k, "patchesStrategicMerge")) {
+			out = append(out, smpEntry(dir, kfile, e, nil)...)
+		}
+		for _, e := range seq(get(k, "patchesJson6902")) {
+			out = append(out, patchEntry(dir, kfile, e)...)
+		}
+		for _, key := range []string{"resources", "bases", "components"} {
+			for _, e := range seq(get(k, key)) {
+				if sub := filepath.Join(dir, e.Value); isKustomizationDir(sub) {
+					visit(sub)
+				}
+			}
+		}
+	}
+	visit(dir)
+	return out
+}
+
+func readKustomization(dir string) (string, *yaml.Node) {
+	for _, n := range render.KustomizationFiles {
+		f := filepath.Join(dir, n)
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		var doc yaml.Node
+		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+			return "", nil
+		}
+		return slash(f), doc.Content[0]
+	}
+	return "", nil
+}
+
+func isKustomizationDir(dir string) bool {
+	for _, n := range render.KustomizationFiles {
+		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// patchEntry reads one entry of patches or patchesJson6902: a path or an
+// inline patch, strategic merge or JSON 6902, with an optional target.
+func patchEntry(dir, kfile string, e *yaml.Node) []patch {
+	var kind string
+	var name *regexp.Regexp
+	if t := get(e, "target"); t != nil {
+		kind = scalarOf(get(t, "kind"))
+		if n := scalarOf(get(t, "name")); n != "" {
+			name, _ = regexp.Compile("^(?:" + n + ")$")
+		}
+	}
+	target := &patch{kind: kind, name: name}
+	if p := scalarOf(get(e, "path")); p != "" {
+		f := filepath.Join(dir, p)
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil
+		}
+		return parsePatch(slash(f), 0, b, target)
+	}
+	if v := get(e, "patch"); v != nil && v.Kind == yaml.ScalarNode {
+		// A block scalar's text starts on the line after its indicator.
+		return parsePatch(kfile, v.Line, []byte(v.Value), target)
+	}
+	return nil
+}
+
+// smpEntry reads one patchesStrategicMerge entry: a file or inline YAML.
+func smpEntry(dir, kfile string, e *yaml.Node, target *patch) []patch {
+	if e.Kind != yaml.ScalarNode {
+		return nil
+	}
+	if !strings.Contains(e.Value, "\n") {
+		f := filepath.Join(dir, e.Value)
+		if b, err := os.ReadFile(f); err == nil {
+			return parsePatch(slash(f), 0, b, target)
+		}
+		return nil
+	}
+	return parsePatch(kfile, e.Line, []byte(e.Value), target)
+}
+
+// parsePatch parses a patch file or text: JSON 6902 operations (a list),
+// or strategic-merge documents, each targeting what it names unless the
+// entry has a target.
+func parsePatch(file string, offset int, b []byte, target *patch) []patch {
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	var out []patch
+	for {
+		var doc yaml.Node
+		if dec.Decode(&doc) != nil {
+			return out
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		p := patch{file: file, offset: offset}
+		if target != nil {
+			p.kind, p.name = target.kind, target.name
+		}
+		switch root.Kind {
+		case yaml.SequenceNode:
+			for _, op := range root.Content {
+				pn := get(op, "path")
+				if pn == nil {
+					continue
+				}
+				p.ops = append(p.ops, jsonOp{path: pointer(pn.Value), line: pn.Line})
+			}
+		case yaml.MappingNode:
+			p.node = root
+			if p.kind == "" {
+				p.kind = scalarOf(get(root, "kind"))
+			}
+			if p.name == nil {
+				if n := scalarOf(get(get(root, "metadata"), "name")); n != "" {
+					p.name = regexp.MustCompile("^" + regexp.QuoteMeta(n) + "$")
+				}
+			}
+		default:
+			continue
+		}
+		out = append(out, p)
+	}
+}
+
+// pointer splits a JSON pointer into path elements.
+func pointer(s string) []string {
+	parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
+	for i, p := range parts {
+		parts[i] = strings.NewReplacer("~1", "/", "~0", "~").Replace(p)
+	}
+	return parts
+}
+
+// targets says whether p applies to an object of kind whose rendered name
+// is name (a prefix or suffix added later keeps the patch's name inside).
+func (p *patch) targets(kind, name string) bool {
+	if p.kind != "" && p.kind != kind {
+		return false
+	}
+	if p.name == nil {
+		return true
+	}
+	if p.name.MatchString(name) {
+		return true
+	}
+	lit, complete := p.name.LiteralPrefix()
+	lit = strings.TrimPrefix(lit, "^")
+	return lit != "" && strings.Contains(name, lit) && (complete || strings.HasSuffix(p.name.String(), "$"))
+}
+
+// locate finds path in the patch: how many elements of it matched, the
+// line of the deepest, and whether the patch gives that element a value
+// of its own (a scalar, or an operation on exactly that path) rather than
+// merging into it. obj is the rendered object, whose list elements give
+// the merge keys a strategic-merge patch matches by.
+func (p *patch) locate(path []string, obj any) (depth, line int, sets bool) {
+	if p.node == nil {
+		for _, op := range p.ops {
+			n := 0
+			for n < len(op.path) && n < len(path) && op.path[n] == path[n] {
+				n++
+			}
+			if n == len(op.path) && n > depth {
+				depth, line = n, op.line
+			}
+		}
+		return depth, line + p.offset, depth > 0 && depth == len(path)
+	}
+	d, l, sets := locateNode(p.node, path, obj)
+	if d == 0 {
+		return 0, 0, false
+	}
+	return d, l + p.offset, sets
+}
+
+// locateNode follows path into a YAML document as far as it goes: how many
+// elements matched, the line of the deepest, and whether that is the very
+// element with a scalar value. List elements are matched as a strategic
+// merge does, by the rendered element's name (or mountPath,
+// containerPort), so a list a patch reordered still finds its element;
+// lists without such keys match by index.
+func locateNode(n *yaml.Node, path []string, obj any) (depth, line int, sets bool) {
+	if n != nil && n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	for i, el := range path {
+		if n == nil {
+			break
+		}
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		var next *yaml.Node
+		switch n.Kind {
+		case yaml.MappingNode:
+			for j := 0; j+1 < len(n.Content); j += 2 {
+				if n.Content[j].Value == el {
+					next = n.Content[j+1]
+					line = n.Content[j].Line
+				}
+			}
+			obj = field(obj, el)
+		case yaml.SequenceNode:
+			idx, err := strconv.Atoi(el)
+			if err != nil {
+				return depth, line, false
+			}
+			item := index(obj, idx)
+			next = mergeMatch(n, item, idx)
+			if next != nil {
+				line = next.Line
+			}
+			obj = item
+		}
+		if next == nil {
+			break
+		}
+		depth = i + 1
+		n = next
+	}
+	return depth, line, depth > 0 && depth == len(path) && n.Kind == yaml.ScalarNode
+}
+
+// mergeMatch finds the element of a YAML list that item (the rendered
+// element at idx) came from: the same name (containers, env, volumes...),
+// mountPath or containerPort; by position when item has none of them.
+func mergeMatch(list *yaml.Node, item any, idx int) *yaml.Node {
+	m, _ := item.(map[string]any)
+	for _, key := range []string{"name", "mountPath", "containerPort"} {
+		v, ok := m[key]
+		if !ok {
+			continue
+		}
+		want := strings.TrimSpace(yamlScalar(v))
+		for _, el := range list.Content {
+			if k := get(el, key); k != nil && k.Value == want {
+				return el
+			}
+		}
+		return nil
+	}
+	if idx >= 0 && idx < len(list.Content) {
+		return list.Content[idx]
+	}
+	return nil
+}
+
+func yamlScalar(v any) string {
+	b, _ := yaml.Marshal(v)
+	return string(b)
+}
+
+func field(obj any, k string) any {
+	m, _ := obj.(map[string]any)
+	return m[k]
+}
+
+func index(obj any, i int) any {
+	l, _ := obj.([]any)
+	if i < 0 || i >= len(l) {
+		return nil
+	}
+	return l[i]
+}
+
+// traceKustomized is the line a finding at path of a rendered object
+// points to: the patch that reaches deeper into path than the base file,
+// or the outermost one that sets the very field (its value is the one
+// rendered), else the base file's line.
+func traceKustomized(patches []patch, base *Doc, kind, name string, obj map[string]any, path []string) (string, int) {
+	best, baseLine, _ := locateNode(base.Node, path, obj)
+	bestLine, bestFile := 0, ""
+	identity := len(path) == 0 || path[0] == "apiVersion" || path[0] == "kind" ||
+		len(path) == 2 && path[0] == "metadata" && (path[1] == "name" || path[1] == "namespace")
+	for i := range patches {
+		p := &patches[i]
+		if !p.targets(kind, name) {
+			continue
+		}
+		d, l, sets := p.locate(path, obj)
+		if d == 0 || l == 0 {
+			continue
+		}
+		if d > best || sets && d == best && bestFile == "" && !identity {
+			best, bestLine, bestFile = d, l, p.file
+		}
+	}
+	if bestFile != "" {
+		return bestFile, bestLine
+	}
+	if best == 0 {
+		return base.File, base.Line
+	}
+	return base.File, baseLine
+}
+
+func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func seq(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return slices.Clone(n.Content)
+}
+
+func scalarOf(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
