@@ -24,6 +24,14 @@ type patch struct {
 	ops    []jsonOp
 	kind   string
 	name   *regexp.Regexp // nil: any name
+	// image is an entry of the kustomization's images field, which sets
+	// the name, tag or digest of every container image it names.
+	image *imageEntry
+}
+
+type imageEntry struct {
+	name, newName string
+	line          int // where the tag or digest (else the name) is written
 }
 
 type jsonOp struct {
@@ -57,6 +65,17 @@ func kustomizePatches(dir string) []patch {
 		}
 		for _, e := range seq(get(k, "patchesJson6902")) {
 			out = append(out, patchEntry(dir, kfile, e)...)
+		}
+		for _, e := range seq(get(k, "images")) {
+			ie := &imageEntry{name: scalarOf(get(e, "name")), newName: scalarOf(get(e, "newName")), line: e.Line}
+			for _, key := range []string{"newName", "newTag", "digest"} {
+				if n := get(e, key); n != nil {
+					ie.line = n.Line
+				}
+			}
+			if ie.name != "" {
+				out = append(out, patch{file: kfile, image: ie})
+			}
 		}
 		for _, key := range []string{"resources", "bases", "components"} {
 			for _, e := range seq(get(k, key)) {
@@ -328,13 +347,24 @@ func index(obj any, i int) any {
 // or the outermost one that sets the very field (its value is the one
 // rendered), else the base file's line.
 func traceKustomized(patches []patch, base *Doc, kind, name string, obj map[string]any, path []string) (string, int) {
+	// An image the images field rewrote points at that entry.
+	if len(path) > 0 && path[len(path)-1] == "image" {
+		if ref, ok := valueAt(obj, path).(string); ok {
+			repo := imageRepo(ref)
+			for _, p := range patches {
+				if e := p.image; e != nil && (e.newName == repo || e.newName == "" && e.name == repo) {
+					return p.file, e.line
+				}
+			}
+		}
+	}
 	best, baseLine, _ := locateNode(base.Node, path, obj)
 	bestLine, bestFile := 0, ""
 	identity := len(path) == 0 || path[0] == "apiVersion" || path[0] == "kind" ||
 		len(path) == 2 && path[0] == "metadata" && (path[1] == "name" || path[1] == "namespace")
 	for i := range patches {
 		p := &patches[i]
-		if !p.targets(kind, name) {
+		if p.image != nil || !p.targets(kind, name) {
 			continue
 		}
 		d, l, sets := p.locate(path, obj)
@@ -352,6 +382,27 @@ func traceKustomized(patches []patch, base *Doc, kind, name string, obj map[stri
 		return base.File, base.Line
 	}
 	return base.File, baseLine
+}
+
+// valueAt follows path (map keys, list indices) into a decoded object.
+func valueAt(obj any, path []string) any {
+	for _, el := range path {
+		if i, err := strconv.Atoi(el); err == nil {
+			obj = index(obj, i)
+			continue
+		}
+		obj = field(obj, el)
+	}
+	return obj
+}
+
+// imageRepo is an image reference without its tag and digest.
+func imageRepo(ref string) string {
+	ref, _, _ = strings.Cut(ref, "@")
+	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
+		ref = ref[:i]
+	}
+	return ref
 }
 
 func get(n *yaml.Node, key string) *yaml.Node {
