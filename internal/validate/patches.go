@@ -77,6 +77,14 @@ func kustomizePatches(dir string) []patch {
 				out = append(out, patch{file: kfile, image: ie})
 			}
 		}
+		// replicas: [{name, count}] is a patch of spec.replicas.
+		for _, e := range seq(get(k, "replicas")) {
+			n, c := scalarOf(get(e, "name")), get(e, "count")
+			if n != "" && c != nil {
+				out = append(out, patch{file: kfile, ops: []jsonOp{{path: []string{"spec", "replicas"}, line: c.Line}},
+					name: regexp.MustCompile("^" + regexp.QuoteMeta(n) + "$")})
+			}
+		}
 		for _, key := range []string{"resources", "bases", "components"} {
 			for _, e := range seq(get(k, key)) {
 				if sub := filepath.Join(dir, e.Value); isKustomizationDir(sub) {
