@@ -24,6 +24,10 @@ type patch struct {
 	ops    []jsonOp
 	kind   string
 	name   *regexp.Regexp // nil: any name
+	// namespace and labels narrow a target further (labels: the
+	// key=value terms of its labelSelector).
+	namespace string
+	labels    map[string]string
 	// image is an entry of the kustomization's images field, which sets
 	// the name, tag or digest of every container image it names.
 	image *imageEntry
@@ -134,6 +138,10 @@ func patchEntry(dir, kfile string, e *yaml.Node) []patch {
 		}
 	}
 	target := &patch{kind: kind, name: name}
+	if t := get(e, "target"); t != nil {
+		target.namespace = scalarOf(get(t, "namespace"))
+		target.labels = equalityTerms(scalarOf(get(t, "labelSelector")))
+	}
 	if p := scalarOf(get(e, "path")); p != "" {
 		f := filepath.Join(dir, p)
 		b, err := os.ReadFile(f)
@@ -181,7 +189,7 @@ func parsePatch(file string, offset int, b []byte, target *patch) []patch {
 		root := doc.Content[0]
 		p := patch{file: file, offset: offset}
 		if target != nil {
-			p.kind, p.name = target.kind, target.name
+			p.kind, p.name, p.namespace, p.labels = target.kind, target.name, target.namespace, target.labels
 		}
 		switch root.Kind {
 		case yaml.SequenceNode:
@@ -209,6 +217,32 @@ func parsePatch(file string, offset int, b []byte, target *patch) []patch {
 	}
 }
 
+// equalityTerms reads the key=value (or key==value) terms of a label
+// selector; set-based terms are left out, so they never exclude an object.
+func equalityTerms(sel string) map[string]string {
+	if sel == "" {
+		return nil
+	}
+	out := map[string]string{}
+	for _, term := range strings.Split(sel, ",") {
+		k, v, ok := strings.Cut(strings.ReplaceAll(term, "==", "="), "=")
+		if !ok || strings.ContainsAny(k, "!() ") {
+			continue
+		}
+		out[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+func str(m map[string]any, path ...string) string {
+	var cur any = m
+	for _, p := range path {
+		cur = field(cur, p)
+	}
+	s, _ := cur.(string)
+	return s
+}
+
 // pointer splits a JSON pointer into path elements.
 func pointer(s string) []string {
 	parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
@@ -220,9 +254,17 @@ func pointer(s string) []string {
 
 // targets says whether p applies to an object of kind whose rendered name
 // is name (a prefix or suffix added later keeps the patch's name inside).
-func (p *patch) targets(kind, name string) bool {
+func (p *patch) targets(kind, name string, obj map[string]any) bool {
 	if p.kind != "" && p.kind != kind {
 		return false
+	}
+	if p.namespace != "" && p.namespace != str(obj, "metadata", "namespace") {
+		return false
+	}
+	for k, v := range p.labels {
+		if str(obj, "metadata", "labels", k) != v {
+			return false
+		}
 	}
 	if p.name == nil {
 		return true
@@ -372,7 +414,7 @@ func traceKustomized(patches []patch, base *Doc, kind, name string, obj map[stri
 		len(path) == 2 && path[0] == "metadata" && (path[1] == "name" || path[1] == "namespace")
 	for i := range patches {
 		p := &patches[i]
-		if p.image != nil || !p.targets(kind, name) {
+		if p.image != nil || !p.targets(kind, name, obj) {
 			continue
 		}
 		d, l, sets := p.locate(path, obj)
