@@ -6,6 +6,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/rego"
@@ -18,6 +19,23 @@ import (
 type Gatekeeper struct {
 	constraints []constraint
 	scope       Scope
+	// units are the objects of each unit (one rendered kustomization or
+	// chart, or the plain files): what one cluster would hold together.
+	units map[string][]map[string]any
+
+	mu       sync.Mutex
+	stores   map[string]storage.Store                         // unit -> its data.inventory
+	prepared map[*template]map[string]*rego.PreparedEvalQuery // per unit
+}
+
+// template is one ConstraintTemplate's compiled violation query.
+type template struct {
+	query    string
+	compiler *ast.Compiler
+	// inventory templates read data.inventory, so they are prepared per
+	// unit against that unit's objects; the others once.
+	inventory bool
+	pq        *rego.PreparedEvalQuery
 }
 
 type constraint struct {
@@ -25,7 +43,7 @@ type constraint struct {
 	action     string // deny, warn, dryrun
 	match      map[string]any
 	params     any
-	pq         *rego.PreparedEvalQuery
+	tmpl       *template
 }
 
 // IsTemplate reports whether an object is a ConstraintTemplate.
@@ -40,15 +58,12 @@ func IsConstraint(obj map[string]any) bool {
 	return strings.HasPrefix(av, "constraints.gatekeeper.sh/")
 }
 
-// NewGatekeeper prepares each template's violation query once; every
-// constraint of its kind shares it. objects become data.inventory, for
-// referential templates (unique Ingress hosts, unique Service selectors).
-func NewGatekeeper(ctx context.Context, templates, constraints, objects []map[string]any, scope Scope) (*Gatekeeper, error) {
-	var store storage.Store
-	if len(constraints) > 0 {
-		store = inmem.NewFromObject(map[string]any{"inventory": scope.Inventory(objects)})
-	}
-	queries := map[string]*rego.PreparedEvalQuery{}
+// NewGatekeeper compiles each template once; every constraint of its
+// kind shares it. A template that reads data.inventory (unique Ingress
+// hosts, unique Service selectors) sees the objects of the unit under
+// review, as Gatekeeper's replicated data in that unit's cluster.
+func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any, units map[string][]map[string]any, scope Scope) (*Gatekeeper, error) {
+	queries := map[string]*template{}
 	for _, t := range templates {
 		kind := str(t, "spec", "crd", "spec", "names", "kind")
 		name := str(t, "metadata", "name")
@@ -94,21 +109,24 @@ func NewGatekeeper(ctx context.Context, templates, constraints, objects []map[st
 		if err != nil {
 			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
 		}
-		pq, err := rego.New(
-			rego.Query(m.Package.Path.String()+".violation"),
-			rego.Compiler(compiler),
-			rego.Store(store),
-		).PrepareForEval(ctx)
+		t := &template{query: m.Package.Path.String() + ".violation", compiler: compiler}
+		for _, src := range mods {
+			t.inventory = t.inventory || strings.Contains(src, "inventory")
+		}
+		// Prepared now even when it is prepared again per unit, so a
+		// template that cannot be evaluated fails here, with its name.
+		pq, err := rego.New(rego.Query(t.query), rego.Compiler(compiler)).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
 		}
-		queries[kind] = &pq
+		t.pq = &pq
+		queries[kind] = t
 	}
-	g := &Gatekeeper{scope: scope}
+	g := &Gatekeeper{scope: scope, units: units, stores: map[string]storage.Store{}, prepared: map[*template]map[string]*rego.PreparedEvalQuery{}}
 	for _, c := range constraints {
 		kind, _ := c["kind"].(string)
 		name := str(c, "metadata", "name")
-		pq, ok := queries[kind]
+		t, ok := queries[kind]
 		if !ok {
 			return nil, fmt.Errorf("constraint %s %q has no ConstraintTemplate of that kind in the policy directories", kind, name)
 		}
@@ -117,7 +135,7 @@ func NewGatekeeper(ctx context.Context, templates, constraints, objects []map[st
 			action = "deny"
 		}
 		match, _ := Field(c, "spec", "match").(map[string]any)
-		g.constraints = append(g.constraints, constraint{kind: kind, name: name, action: action, match: match, params: Field(c, "spec", "parameters"), pq: pq})
+		g.constraints = append(g.constraints, constraint{kind: kind, name: name, action: action, match: match, params: Field(c, "spec", "parameters"), tmpl: t})
 	}
 	return g, nil
 }
@@ -125,10 +143,37 @@ func NewGatekeeper(ctx context.Context, templates, constraints, objects []map[st
 // Empty reports whether there are no constraints.
 func (g *Gatekeeper) Empty() bool { return len(g.constraints) == 0 }
 
+// query is t prepared for unit: with that unit's data.inventory when t
+// reads it.
+func (g *Gatekeeper) query(ctx context.Context, t *template, unit string) (*rego.PreparedEvalQuery, error) {
+	if !t.inventory {
+		return t.pq, nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if pq := g.prepared[t][unit]; pq != nil {
+		return pq, nil
+	}
+	store := g.stores[unit]
+	if store == nil {
+		store = inmem.NewFromObject(map[string]any{"inventory": g.scope.Inventory(g.units[unit])})
+		g.stores[unit] = store
+	}
+	pq, err := rego.New(rego.Query(t.query), rego.Compiler(t.compiler), rego.Store(store)).PrepareForEval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if g.prepared[t] == nil {
+		g.prepared[t] = map[string]*rego.PreparedEvalQuery{}
+	}
+	g.prepared[t][unit] = &pq
+	return &pq, nil
+}
+
 // Eval runs every constraint that matches the object, as the API server
 // would present it (a namespaced object without a namespace in
-// DefaultNamespace).
-func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any) ([]Result, error) {
+// DefaultNamespace); unit names the objects it is applied with.
+func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any, unit string) ([]Result, error) {
 	var out []Result
 	obj, _ = g.scope.placed(obj)
 	for _, c := range g.constraints {
@@ -154,7 +199,11 @@ func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any) ([]Result, er
 			},
 			"parameters": params,
 		}
-		rs, err := c.pq.Eval(ctx, rego.EvalInput(input))
+		pq, err := g.query(ctx, c.tmpl, unit)
+		if err != nil {
+			return nil, fmt.Errorf("preparing constraint %s %q: %w", c.kind, c.name, err)
+		}
+		rs, err := pq.Eval(ctx, rego.EvalInput(input))
 		if err != nil {
 			return nil, fmt.Errorf("evaluating constraint %s %q: %w", c.kind, c.name, err)
 		}

@@ -57,11 +57,11 @@ func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, doc
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}
-		objects := make([]map[string]any, len(docs))
-		for i, d := range docs {
-			objects[i] = d.Object
+		units := map[string][]map[string]any{}
+		for _, d := range docs {
+			units[d.Unit] = append(units[d.Unit], d.Object)
 		}
-		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints, objects, scope); err != nil {
+		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints, units, scope); err != nil {
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}
@@ -152,7 +152,7 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 		}
 	}
 	if c.gatekeeper != nil && !c.gatekeeper.Empty() {
-		rs, err := c.gatekeeper.Eval(ctx, d.Object)
+		rs, err := c.gatekeeper.Eval(ctx, d.Object, d.Unit)
 		add(report.SourcePolicy, rs, err)
 	}
 	return fs

@@ -24,6 +24,11 @@ type Doc struct {
 	Node *yaml.Node
 	// Object is the decoded document.
 	Object map[string]any
+	// Unit is what the document is applied with: the kustomization or
+	// chart it was rendered from, or "" for plain files. Checks that relate
+	// objects (a PDB to its Deployment, Gatekeeper's data.inventory) stay
+	// within one unit, so two overlays for two clusters never meet.
+	Unit string
 	// trace maps a field path to a line in another file (kustomize
 	// origins, Helm templates); nil means Node is the source.
 	trace func(path []string) (file string, line int)

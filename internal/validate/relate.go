@@ -4,7 +4,8 @@ import "github.com/gitops-actions/gitops-actions/internal/policy"
 
 // relate finds, for the cross-resource rules, which PDBs, Services and
 // HPAs apply to each workload and which workloads each PDB covers. Only
-// objects of one namespace can relate, so they are grouped by it first.
+// objects of one unit and one namespace can relate, so they are grouped by
+// both first.
 func relate(docs []*Doc) map[*Doc]map[string][]any {
 	type workload struct {
 		d      *Doc
@@ -16,7 +17,8 @@ func relate(docs []*Doc) map[*Doc]map[string][]any {
 	}{}
 	for _, d := range docs {
 		r := d.Resource()
-		g := byNS[r.Namespace]
+		key := d.Unit + "\x00" + r.Namespace
+		g := byNS[key]
 		switch r.Kind {
 		case "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job":
 			labels, _ := policy.Field(d.Object, "spec", "template", "metadata", "labels").(map[string]any)
@@ -33,7 +35,7 @@ func relate(docs []*Doc) map[*Doc]map[string][]any {
 		default:
 			continue
 		}
-		byNS[r.Namespace] = g
+		byNS[key] = g
 	}
 	out := map[*Doc]map[string][]any{}
 	add := func(d *Doc, key string, v any) {

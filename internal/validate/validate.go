@@ -240,6 +240,11 @@ func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
 		case "helm":
 			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion)
 		}
+		if j.kind != "file" {
+			for _, d := range docs {
+				d.Unit = j.kind + ":" + j.path
+			}
+		}
 		results[i] = loaded{docs: docs, findings: fs}
 	})
 	out := &loaded{}
