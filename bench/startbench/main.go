@@ -133,7 +133,7 @@ func step(s manifest.Step, ref string, env []string) error {
 	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("step %q: %v\n%s", s.ID, err, out)
+		return fmt.Errorf("step %q: %w\n%s", s.ID, err, out)
 	}
 	return nil
 }
@@ -159,7 +159,7 @@ func firstLine(bin string, args []string) (string, time.Time, error) {
 	at := time.Now()
 	go io.Copy(io.Discard, pr)
 	if err := <-done; err != nil {
-		return line, at, fmt.Errorf("%s: %v (first line %q)", bin, err, line)
+		return line, at, fmt.Errorf("running %s (first line %q): %w", bin, line, err)
 	}
 	if line == "" {
 		return "", at, fmt.Errorf("%s printed nothing", bin)

@@ -39,11 +39,14 @@ func loadAgeCache(path string) (*ageCache, error) {
 		return c, nil
 	}
 	if err != nil {
-		return c, fmt.Errorf("reading age-cache %s: %w", path, err)
+		return c, fmt.Errorf("reading age-cache %q: %w", path, err)
 	}
 	var f ageCacheFile
-	if err := json.Unmarshal(raw, &f); err != nil || f.Version != 1 {
-		return c, fmt.Errorf("age-cache %s is not a version 1 age cache (%v); starting empty", path, err)
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return c, fmt.Errorf("age-cache %q is not a version 1 age cache, starting empty: %w", path, err)
+	}
+	if f.Version != 1 {
+		return c, fmt.Errorf("age-cache %q is not a version 1 age cache (version %d), starting empty", path, f.Version)
 	}
 	for d, v := range f.Created {
 		if _, err := time.Parse(time.RFC3339Nano, v); v == "" || err == nil {
@@ -104,22 +107,22 @@ func (c *ageCache) save(deleted []string) error {
 		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
-		return fmt.Errorf("writing age-cache: %w", err)
+		return fmt.Errorf("writing age-cache %q: %w", c.path, err)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(c.path), ".age-cache-*")
 	if err != nil {
-		return fmt.Errorf("writing age-cache: %w", err)
+		return fmt.Errorf("writing age-cache %q: %w", c.path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if _, err := tmp.Write(append(raw, '\n')); err != nil {
 		tmp.Close()
-		return fmt.Errorf("writing age-cache %s: %w", c.path, err)
+		return fmt.Errorf("writing age-cache %q: %w", c.path, err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing age-cache %s: %w", c.path, err)
+		return fmt.Errorf("writing age-cache %q: %w", c.path, err)
 	}
 	if err := os.Rename(tmp.Name(), c.path); err != nil {
-		return fmt.Errorf("writing age-cache %s: %w", c.path, err)
+		return fmt.Errorf("writing age-cache %q: %w", c.path, err)
 	}
 	return nil
 }
