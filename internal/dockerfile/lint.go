@@ -131,7 +131,7 @@ func Lint(file string, src []byte, opt Options) ([]report.Finding, error) {
 		}
 	}
 	if len(stages) == 0 {
-		return nil, fmt.Errorf("Dockerfile %q has no FROM", file)
+		return nil, fmt.Errorf("no FROM in Dockerfile %q", file)
 	}
 	final := stages[len(stages)-1]
 	if opt.Target != "" {

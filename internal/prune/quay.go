@@ -30,7 +30,7 @@ func newQuay(apiURL, token, repoPath string, rt http.RoundTripper) (*quayProvide
 		return nil, fmt.Errorf("%q is not NAMESPACE/REPOSITORY", repoPath)
 	}
 	if _, err := url.Parse(apiURL); err != nil {
-		return nil, fmt.Errorf("Quay API URL %q: %w", apiURL, err)
+		return nil, fmt.Errorf("parsing the Quay API URL %q: %w", apiURL, err)
 	}
 	return &quayProvider{api: strings.TrimSuffix(apiURL, "/"), token: token, namespace: ns, name: repo, http: &http.Client{Transport: rt}}, nil
 }

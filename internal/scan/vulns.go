@@ -72,6 +72,7 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability
 				path = osPackageDB(string(r.Type))
 			}
 			out = append(out, Vulnerability{
+				//lint:ignore SA1019 trivy fills Severity from the source VulnSeveritySources chose; VendorSeverity is the raw per-source map.
 				ID: v.VulnerabilityID, Severity: severityOf(v.Severity), Package: v.PkgName, PURL: res.PURL(v),
 				Installed: v.InstalledVersion, Fixed: v.FixedVersion, Path: path, Title: v.Title,
 				Description: v.Description, URL: v.PrimaryURL, Score: score(v), References: v.References,

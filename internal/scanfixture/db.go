@@ -88,6 +88,7 @@ func WriteDB(dir string, advisories []Advisory, updatedAt time.Time) error {
 				title = fmt.Sprintf("%s: test advisory for %s", a.ID, a.Package)
 			}
 			if err := dbc.PutVulnerability(tx, a.ID, types.Vulnerability{
+				//lint:ignore SA1019 the DB still carries Severity, and trivy falls back to it when no vendor severity applies.
 				Title: title, Description: "A vulnerability made for the scan tests.", Severity: a.Severity,
 				VendorSeverity: types.VendorSeverity{b.src.ID: sev},
 				References:     []string{"https://example.org/advisories/" + a.ID},

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +88,7 @@ func (im Image) Build() (v1.Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		l, err := tarball.LayerFromReader(bytes.NewReader(data))
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
 		if err != nil {
 			return nil, fmt.Errorf("making a layer: %w", err)
 		}

@@ -62,7 +62,7 @@ func run(out string) error {
 		}
 		data, err := definitions(b)
 		if err != nil {
-			return fmt.Errorf("Kubernetes %s: %w", v, err)
+			return fmt.Errorf("reading the OpenAPI definitions of Kubernetes %s: %w", v, err)
 		}
 		minor := strings.Join(strings.Split(strings.TrimPrefix(v, "v"), ".")[:2], ".")
 		if err := writeGz(filepath.Join(out, "kubernetes-"+minor+".json.gz"), data); err != nil {
