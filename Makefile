@@ -4,7 +4,7 @@ export GOEXPERIMENT := jsonv2
 export CGO_ENABLED ?= 0
 GO ?= go
 
-.PHONY: demo test vet generate build release-binaries release-sboms
+.PHONY: demo test vet lint generate build release-binaries release-sboms
 # The main job: the local pipeline on the bundled examples, embedded defaults.
 demo:
 	$(GO) run ./cmd/pipeline
@@ -16,6 +16,11 @@ test:
 # go vet needs the same GOEXPERIMENT as the build (trivy's code).
 vet:
 	$(GO) vet ./...
+
+# staticcheck, pinned, fetched by the go command.
+STATICCHECK_VERSION ?= v0.8.2
+lint: vet
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
 
 generate:
 	$(GO) generate ./...
