@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
@@ -187,11 +188,25 @@ func buildDockerfile(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	if err != nil {
 		return nil, err
 	}
+	// The creation time (the commit time, as in the labels) goes on the
+	// manifest the tags name, so that prune-images reads an image's age
+	// without fetching its config. Docker manifests carry no annotations;
+	// an epoch time says nothing.
+	created := labels[imagetag.LabelCreated]
+	annotate := created != "" && !strings.HasPrefix(created, "1970-")
 	d := m.Manifests[0]
 	if d.MediaType.IsIndex() {
-		return idx.ImageIndex(d.Digest)
+		ii, err := idx.ImageIndex(d.Digest)
+		if err != nil || !annotate || d.MediaType != types.OCIImageIndex {
+			return ii, err
+		}
+		return mutate.Annotations(ii, map[string]string{imagetag.LabelCreated: created}).(v1.ImageIndex), nil
 	}
-	return idx.Image(d.Digest)
+	img, err := idx.Image(d.Digest)
+	if err != nil || !annotate || d.MediaType != types.OCIManifestSchema1 {
+		return img, err
+	}
+	return mutate.Annotations(img, map[string]string{imagetag.LabelCreated: created}).(v1.Image), nil
 }
 
 // publish writes the local layout, pushes by digest, then each tag, reads

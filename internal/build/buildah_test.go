@@ -1,6 +1,7 @@
 package build
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +63,9 @@ func testBuildahTwoStagePush(t *testing.T, reg *testenv.Registry) {
 
 	image := host + "/acme/two-stage"
 	// Base tags without digests give notices only, so the error gate passes.
-	r := runMain(t, pushEnv, "--context", dir, "--image", image, "--build-args", "GREETING_DIR=/opt",
+	env := maps.Clone(pushEnv)
+	env["SOURCE_DATE_EPOCH"] = "1700000000"
+	r := runMain(t, env, "--context", dir, "--image", image, "--build-args", "GREETING_DIR=/opt",
 		"--labels", "com.example.stage=two", "--tags", "type=sha\ntype=raw,value=edge",
 		"--registry-username", user, "--registry-password", pass)
 	if r.code != 0 {
@@ -83,6 +86,10 @@ func testBuildahTwoStagePush(t *testing.T, reg *testenv.Registry) {
 	img, err := desc.Image()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The creation time is on the manifest too, for prune-images.
+	if m, err := img.Manifest(); err != nil || m.Annotations["org.opencontainers.image.created"] != "2023-11-14T22:13:20Z" {
+		t.Errorf("manifest annotations %v (%v), want org.opencontainers.image.created 2023-11-14T22:13:20Z", m.Annotations, err)
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
