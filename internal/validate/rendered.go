@@ -156,7 +156,8 @@ func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []repo
 			line := kindLine(t.Text, d.Resource().Kind)
 			src, lines := t.Source, strings.Split(t.Text, "\n")
 			d.File, d.Line, d.Node = src, line, nil
-			d.trace = func(path []string) (string, int) { return src, templateLine(lines, line, path) }
+			obj := d.Object
+			d.trace = func(path []string) (string, int) { return src, templateLine(lines, line, path, obj) }
 			docs = append(docs, d)
 		}
 	}
@@ -166,18 +167,39 @@ func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []repo
 var helmErrAt = regexp.MustCompile(`template: ([^:\s]+):(\d+)`)
 
 // templateLine follows a field path through a template's text: each
-// key is looked for on a later line than the one before. A template is
-// not YAML until rendered, so this is a search, not a parse.
-func templateLine(lines []string, start int, path []string) int {
-	line := start
+// key is looked for on a later line than the one before, and a list
+// element by its name ("name: <name>" as rendered in obj), so the second
+// container's image is not the first's. A template is not YAML until
+// rendered, so this is a search, not a parse.
+func templateLine(lines []string, start int, path []string, obj any) int {
+	line, from := start, start // from: the 0-based index to search from
 	for _, p := range path {
-		if _, err := strconv.Atoi(p); err == nil {
+		if i, err := strconv.Atoi(p); err == nil {
+			obj = index(obj, i)
+			name, _ := field(obj, "name").(string)
+			if name == "" {
+				continue
+			}
+			for j := from; j < len(lines); j++ {
+				t := strings.TrimLeft(strings.TrimSpace(lines[j]), "- ")
+				if v, ok := strings.CutPrefix(t, "name:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == name {
+					// The element starts at its "- ": keys before its name
+					// belong to it too.
+					k := j
+					for k > from && !strings.HasPrefix(strings.TrimSpace(lines[k]), "-") {
+						k--
+					}
+					line, from = k+1, k
+					break
+				}
+			}
 			continue
 		}
-		for i := line; i < len(lines); i++ {
+		obj = field(obj, p)
+		for i := from; i < len(lines); i++ {
 			t := strings.TrimLeft(strings.TrimSpace(lines[i]), "- ")
 			if strings.HasPrefix(t, p+":") {
-				line = i + 1
+				line, from = i+1, i+1
 				break
 			}
 		}
