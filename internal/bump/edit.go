@@ -280,27 +280,6 @@ func (w *fileEdit) setRef(n *yaml.Node, strategy string) {
 	w.set(n, nr.String(), Change{Strategy: strategy, OldTag: r.Tag, NewTag: nr.Tag, OldDigest: r.Digest, NewDigest: nr.Digest})
 }
 
-func deref(n *yaml.Node) *yaml.Node {
-	if n != nil && n.Kind == yaml.AliasNode {
-		return n.Alias
-	}
-	return n
-}
-
-// get returns the value of key in mapping m (following aliases), or nil.
-func get(m *yaml.Node, key string) *yaml.Node {
-	m = deref(m)
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return deref(m.Content[i+1])
-		}
-	}
-	return nil
-}
-
 func scalar(n *yaml.Node) (string, bool) {
 	if n == nil || n.Kind != yaml.ScalarNode {
 		return "", false
@@ -313,7 +292,7 @@ func walk(n *yaml.Node, visit func(*yaml.Node)) {
 	seen := map[*yaml.Node]bool{}
 	var rec func(*yaml.Node)
 	rec = func(n *yaml.Node) {
-		n = deref(n)
+		n = yamledit.Deref(n)
 		if n == nil || seen[n] {
 			return
 		}
@@ -331,28 +310,28 @@ func isKustomization(file string, root *yaml.Node) bool {
 	case "kustomization.yaml", "kustomization.yml", "Kustomization":
 		return true
 	}
-	k, _ := scalar(get(root, "kind"))
+	k, _ := scalar(yamledit.Lookup(root, "kind"))
 	return k == "Kustomization" || k == "Component"
 }
 
 // kustomize sets newTag and digest of matching images: entries.
 func (w *fileEdit) kustomize(root *yaml.Node) {
-	images := get(root, "images")
+	images := yamledit.Lookup(root, "images")
 	if images == nil || images.Kind != yaml.SequenceNode {
 		return
 	}
 	for _, ent := range images.Content {
-		ent = deref(ent)
-		nameN := get(ent, "name")
+		ent = yamledit.Deref(ent)
+		nameN := yamledit.Lookup(ent, "name")
 		target := nameN
-		if nn := get(ent, "newName"); nn != nil {
+		if nn := yamledit.Lookup(ent, "newName"); nn != nil {
 			target = nn
 		}
 		v, ok := scalar(target)
 		if !ok || !w.matches(v) || !w.found(ent) {
 			continue
 		}
-		tagN, digN := get(ent, "newTag"), get(ent, "digest")
+		tagN, digN := yamledit.Lookup(ent, "newTag"), yamledit.Lookup(ent, "digest")
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
 		c, ok := w.begin(ent, StrategyKustomize, oldTag, oldDig)
@@ -393,7 +372,7 @@ func (w *fileEdit) add(m *yaml.Node, key, value string, c Change) {
 }
 
 func (w *fileEdit) del(m *yaml.Node, key string, c Change) {
-	old := get(m, key)
+	old := yamledit.Lookup(m, key)
 	if err := w.f.DeletePair(m, key); err != nil {
 		w.fail(m, err)
 		return
@@ -410,14 +389,14 @@ func (w *fileEdit) helm(root *yaml.Node) {
 		keys[i] = strings.Split(k, ".")
 	}
 	lookup := func(m *yaml.Node, p []string) (parent, val *yaml.Node) {
-		parent = deref(m)
+		parent = yamledit.Deref(m)
 		for _, k := range p[:len(p)-1] {
-			parent = get(parent, k)
+			parent = yamledit.Lookup(parent, k)
 		}
 		if parent == nil || parent.Kind != yaml.MappingNode {
 			return nil, nil
 		}
-		return parent, get(parent, p[len(p)-1])
+		return parent, yamledit.Lookup(parent, p[len(p)-1])
 	}
 	walk(root, func(m *yaml.Node) {
 		if m.Kind != yaml.MappingNode {
@@ -476,12 +455,12 @@ func (w *fileEdit) manifest(root *yaml.Node) {
 			return
 		}
 		for _, key := range []string{"containers", "initContainers", "ephemeralContainers"} {
-			list := get(m, key)
+			list := yamledit.Lookup(m, key)
 			if list == nil || list.Kind != yaml.SequenceNode {
 				continue
 			}
 			for _, ctr := range list.Content {
-				if img := get(ctr, "image"); img != nil && img.Kind == yaml.ScalarNode {
+				if img := yamledit.Lookup(ctr, "image"); img != nil && img.Kind == yaml.ScalarNode {
 					w.setRef(img, StrategyManifest)
 				}
 			}

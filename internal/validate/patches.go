@@ -10,7 +10,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/gitops-actions/gitops-actions/internal/render"
+	"github.com/gitops-actions/gitops-actions/internal/policy"
+	"github.com/gitops-actions/gitops-actions/internal/yamledit"
 )
 
 // patch is one patch of a kustomization chain: a strategic-merge patch
@@ -61,19 +62,19 @@ func kustomizePatches(dir string) []patch {
 		if k == nil {
 			return
 		}
-		for _, e := range seq(get(k, "patches")) {
+		for _, e := range seq(yamledit.Lookup(k, "patches")) {
 			out = append(out, patchEntry(dir, kfile, e)...)
 		}
-		for _, e := range seq(get(k, "patchesStrategicMerge")) {
+		for _, e := range seq(yamledit.Lookup(k, "patchesStrategicMerge")) {
 			out = append(out, smpEntry(dir, kfile, e, nil)...)
 		}
-		for _, e := range seq(get(k, "patchesJson6902")) {
+		for _, e := range seq(yamledit.Lookup(k, "patchesJson6902")) {
 			out = append(out, patchEntry(dir, kfile, e)...)
 		}
-		for _, e := range seq(get(k, "images")) {
-			ie := &imageEntry{name: scalarOf(get(e, "name")), newName: scalarOf(get(e, "newName")), line: e.Line}
+		for _, e := range seq(yamledit.Lookup(k, "images")) {
+			ie := &imageEntry{name: scalarOf(yamledit.Lookup(e, "name")), newName: scalarOf(yamledit.Lookup(e, "newName")), line: e.Line}
 			for _, key := range []string{"newName", "newTag", "digest"} {
-				if n := get(e, key); n != nil {
+				if n := yamledit.Lookup(e, key); n != nil {
 					ie.line = n.Line
 				}
 			}
@@ -82,18 +83,16 @@ func kustomizePatches(dir string) []patch {
 			}
 		}
 		// replicas: [{name, count}] is a patch of spec.replicas.
-		for _, e := range seq(get(k, "replicas")) {
-			n, c := scalarOf(get(e, "name")), get(e, "count")
+		for _, e := range seq(yamledit.Lookup(k, "replicas")) {
+			n, c := scalarOf(yamledit.Lookup(e, "name")), yamledit.Lookup(e, "count")
 			if n != "" && c != nil {
 				out = append(out, patch{file: kfile, ops: []jsonOp{{path: []string{"spec", "replicas"}, line: c.Line}},
 					name: regexp.MustCompile("^" + regexp.QuoteMeta(n) + "$")})
 			}
 		}
 		for _, key := range []string{"resources", "bases", "components"} {
-			for _, e := range seq(get(k, key)) {
-				if sub := filepath.Join(dir, e.Value); isKustomizationDir(sub) {
-					visit(sub)
-				}
+			for _, e := range seq(yamledit.Lookup(k, key)) {
+				visit(filepath.Join(dir, e.Value)) // a file, or a directory without a kustomization, adds nothing
 			}
 		}
 	}
@@ -101,29 +100,18 @@ func kustomizePatches(dir string) []patch {
 	return out
 }
 
+// readKustomization parses the kustomization of dir; nil when dir has none.
 func readKustomization(dir string) (string, *yaml.Node) {
-	for _, n := range render.KustomizationFiles {
-		f := filepath.Join(dir, n)
-		b, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		var doc yaml.Node
-		if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
-			return "", nil
-		}
-		return slash(f), doc.Content[0]
+	f := kustomizationFile(dir)
+	b, err := os.ReadFile(f)
+	if err != nil || !isKustomizeFile(f) {
+		return "", nil
 	}
-	return "", nil
-}
-
-func isKustomizationDir(dir string) bool {
-	for _, n := range render.KustomizationFiles {
-		if _, err := os.Stat(filepath.Join(dir, n)); err == nil {
-			return true
-		}
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return "", nil
 	}
-	return false
+	return f, doc.Content[0]
 }
 
 // patchEntry reads one entry of patches or patchesJson6902: a path or an
@@ -131,18 +119,18 @@ func isKustomizationDir(dir string) bool {
 func patchEntry(dir, kfile string, e *yaml.Node) []patch {
 	var kind string
 	var name *regexp.Regexp
-	if t := get(e, "target"); t != nil {
-		kind = scalarOf(get(t, "kind"))
-		if n := scalarOf(get(t, "name")); n != "" {
+	if t := yamledit.Lookup(e, "target"); t != nil {
+		kind = scalarOf(yamledit.Lookup(t, "kind"))
+		if n := scalarOf(yamledit.Lookup(t, "name")); n != "" {
 			name, _ = regexp.Compile("^(?:" + n + ")$")
 		}
 	}
 	target := &patch{kind: kind, name: name}
-	if t := get(e, "target"); t != nil {
-		target.namespace = scalarOf(get(t, "namespace"))
-		target.labels = equalityTerms(scalarOf(get(t, "labelSelector")))
+	if t := yamledit.Lookup(e, "target"); t != nil {
+		target.namespace = scalarOf(yamledit.Lookup(t, "namespace"))
+		target.labels = equalityTerms(scalarOf(yamledit.Lookup(t, "labelSelector")))
 	}
-	if p := scalarOf(get(e, "path")); p != "" {
+	if p := scalarOf(yamledit.Lookup(e, "path")); p != "" {
 		f := filepath.Join(dir, p)
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -150,7 +138,7 @@ func patchEntry(dir, kfile string, e *yaml.Node) []patch {
 		}
 		return parsePatch(slash(f), 0, b, target)
 	}
-	if v := get(e, "patch"); v != nil && v.Kind == yaml.ScalarNode {
+	if v := yamledit.Lookup(e, "patch"); v != nil && v.Kind == yaml.ScalarNode {
 		// A block scalar's text starts on the line after its indicator.
 		return parsePatch(kfile, v.Line, []byte(v.Value), target)
 	}
@@ -194,7 +182,7 @@ func parsePatch(file string, offset int, b []byte, target *patch) []patch {
 		switch root.Kind {
 		case yaml.SequenceNode:
 			for _, op := range root.Content {
-				pn := get(op, "path")
+				pn := yamledit.Lookup(op, "path")
 				if pn == nil {
 					continue
 				}
@@ -203,10 +191,10 @@ func parsePatch(file string, offset int, b []byte, target *patch) []patch {
 		case yaml.MappingNode:
 			p.node = root
 			if p.kind == "" {
-				p.kind = scalarOf(get(root, "kind"))
+				p.kind = scalarOf(yamledit.Lookup(root, "kind"))
 			}
 			if p.name == nil {
-				if n := scalarOf(get(get(root, "metadata"), "name")); n != "" {
+				if n := scalarOf(yamledit.Lookup(yamledit.Lookup(root, "metadata"), "name")); n != "" {
 					p.name = regexp.MustCompile("^" + regexp.QuoteMeta(n) + "$")
 				}
 			}
@@ -234,15 +222,6 @@ func equalityTerms(sel string) map[string]string {
 	return out
 }
 
-func str(m map[string]any, path ...string) string {
-	var cur any = m
-	for _, p := range path {
-		cur = field(cur, p)
-	}
-	s, _ := cur.(string)
-	return s
-}
-
 // pointer splits a JSON pointer into path elements.
 func pointer(s string) []string {
 	parts := strings.Split(strings.TrimPrefix(s, "/"), "/")
@@ -258,11 +237,11 @@ func (p *patch) targets(kind, name string, obj map[string]any) bool {
 	if p.kind != "" && p.kind != kind {
 		return false
 	}
-	if p.namespace != "" && p.namespace != str(obj, "metadata", "namespace") {
+	if ns, _ := policy.Field(obj, "metadata", "namespace").(string); p.namespace != "" && p.namespace != ns {
 		return false
 	}
 	for k, v := range p.labels {
-		if str(obj, "metadata", "labels", k) != v {
+		if l, _ := policy.Field(obj, "metadata", "labels", k).(string); l != v {
 			return false
 		}
 	}
@@ -362,7 +341,7 @@ func mergeMatch(list *yaml.Node, item any, idx int) *yaml.Node {
 		}
 		want := strings.TrimSpace(yamlScalar(v))
 		for _, el := range list.Content {
-			if k := get(el, key); k != nil && k.Value == want {
+			if k := yamledit.Lookup(el, key); k != nil && k.Value == want {
 				return el
 			}
 		}
@@ -453,18 +432,6 @@ func imageRepo(ref string) string {
 		ref = ref[:i]
 	}
 	return ref
-}
-
-func get(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
 
 func seq(n *yaml.Node) []*yaml.Node {

@@ -583,3 +583,26 @@ func diff(a, b *yaml.Node, path string, seen map[*yaml.Node]bool) string {
 	}
 	return ""
 }
+
+// Lookup returns the value of key in mapping m, following aliases, or nil
+// when m is not a mapping or has no such key.
+func Lookup(m *yaml.Node, key string) *yaml.Node {
+	m = Deref(m)
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return Deref(m.Content[i+1])
+		}
+	}
+	return nil
+}
+
+// Deref is the node an alias points at; any other node is itself.
+func Deref(n *yaml.Node) *yaml.Node {
+	if n != nil && n.Kind == yaml.AliasNode {
+		return n.Alias
+	}
+	return n
+}
