@@ -1,6 +1,9 @@
 package policy
 
-import "strings"
+import (
+	"maps"
+	"strings"
+)
 
 // DefaultNamespace is where a namespaced object without
 // metadata.namespace lands when applied, and where Gatekeeper sees it.
@@ -76,16 +79,13 @@ func (s Scope) placed(obj map[string]any) (map[string]any, string) {
 		return obj, ns
 	}
 	md, _ := obj["metadata"].(map[string]any)
-	cp := make(map[string]any, len(obj))
-	for k, v := range obj {
-		cp[k] = v
+	md = maps.Clone(md)
+	if md == nil {
+		md = map[string]any{}
 	}
-	mdc := make(map[string]any, len(md)+1)
-	for k, v := range md {
-		mdc[k] = v
-	}
-	mdc["namespace"] = DefaultNamespace
-	cp["metadata"] = mdc
+	md["namespace"] = DefaultNamespace
+	cp := maps.Clone(obj)
+	cp["metadata"] = md
 	return cp, DefaultNamespace
 }
 

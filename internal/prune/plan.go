@@ -20,6 +20,11 @@ type Rules struct {
 	Now         time.Time
 }
 
+// Candidate says whether tag is one the filters select.
+func (r Rules) Candidate(tag string) bool {
+	return r.TagFilter != nil && r.TagFilter.MatchString(tag) && (r.ExcludeTags == nil || !r.ExcludeTags.MatchString(tag))
+}
+
 // Graph says which manifests a manifest keeps alive.
 type Graph interface {
 	// Refs returns the digests reached from digest: the children of an
@@ -62,7 +67,7 @@ func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, 
 	for _, v := range versions {
 		var ct []string
 		for _, t := range v.Tags {
-			if r.TagFilter != nil && r.TagFilter.MatchString(t) && (r.ExcludeTags == nil || !r.ExcludeTags.MatchString(t)) {
+			if r.Candidate(t) {
 				ct = append(ct, t)
 			}
 		}

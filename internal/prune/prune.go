@@ -135,7 +135,7 @@ func deletedDigests(outs []outcome) []string {
 
 // prune plans one repository and, unless dry-run, carries the plan out.
 func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t target, rt http.RoundTripper, ages *ageCache) (*Plan, []error, error) {
-	p, g, err := open(ctx, cfg, t, rt, ages)
+	p, g, err := open(ctx, cfg, rules, t, rt, ages)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -160,7 +160,7 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 func readConcurrency(cfg Config) int { return max(4*cfg.Concurrency, 16) }
 
 // open makes the provider and the registry reader for one repository.
-func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper, ages *ageCache) (Provider, Graph, error) {
+func open(ctx context.Context, cfg Config, rules Rules, t target, rt http.RoundTripper, ages *ageCache) (Provider, Graph, error) {
 	auth, err := registryAuth(cfg, t)
 	if err != nil {
 		return nil, nil, err
@@ -181,8 +181,7 @@ func open(ctx context.Context, cfg Config, t target, rt http.RoundTripper, ages 
 		return p, rc, err
 	}
 	wantAge := func(tag string) bool {
-		return cfg.TagFilter != nil && (cfg.Keep > 0 || cfg.OlderThan > 0) &&
-			cfg.TagFilter.MatchString(tag) && (cfg.ExcludeTags == nil || !cfg.ExcludeTags.MatchString(tag))
+		return (rules.Keep > 0 || rules.OlderThan > 0) && rules.Candidate(tag)
 	}
 	return &registryProvider{c: rc, concurrency: readConcurrency(cfg), wantAge: wantAge}, rc, nil
 }
@@ -252,7 +251,6 @@ func when(t time.Time) string {
 
 func finish(c *action.Context, cfg Config, outs []outcome) error {
 	var planned, deleted, failed, kept, protected []Decision
-	digests := []string{}
 	candidates := 0
 	var errs []error
 	for _, o := range outs {
@@ -278,12 +276,9 @@ func finish(c *action.Context, cfg Config, outs []outcome) error {
 				continue
 			}
 			deleted = append(deleted, d)
-			if s.Manifest {
-				digests = append(digests, s.Version.Digest)
-			}
 		}
 	}
-	dj, _ := json.Marshal(digests)
+	dj, _ := json.Marshal(append([]string{}, deletedDigests(outs)...))
 	c.SetOutput("deleted", fmt.Sprint(len(deleted)))
 	c.SetOutput("kept", fmt.Sprint(len(kept)))
 	c.SetOutput("candidates", fmt.Sprint(candidates))
