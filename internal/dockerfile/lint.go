@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -74,6 +75,113 @@ func LintFile(contextDir, dockerfile string, opt Options) ([]report.Finding, err
 	return Lint(filepath.ToSlash(dockerfile), src, opt)
 }
 
+// parsed is a Dockerfile split into stages, with the ARG values that FROM
+// lines expand with.
+type parsed struct {
+	stages []*stage
+	args   envMap
+	lex    *shell.Lex
+}
+
+// parse splits src into stages; file is the name used in errors.
+func parse(file string, src []byte, opt Options) (*parsed, error) {
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, fmt.Errorf("parsing Dockerfile %q: %w", file, err)
+	}
+	d := &parsed{args: envMap{}, lex: shell.NewLex(res.EscapeToken)}
+	for _, n := range res.AST.Children {
+		switch strings.ToLower(n.Value) {
+		case "arg":
+			if len(d.stages) == 0 {
+				for a := n.Next; a != nil; a = a.Next {
+					k, v, _ := strings.Cut(a.Value, "=")
+					if o, ok := opt.BuildArgs[k]; ok {
+						v = o
+					}
+					d.args[k] = v
+				}
+			} else {
+				d.stages[len(d.stages)-1].nodes = append(d.stages[len(d.stages)-1].nodes, n)
+			}
+		case "from":
+			if n.Next == nil {
+				return nil, fmt.Errorf("%s:%d: FROM without an image", file, n.StartLine)
+			}
+			st := &stage{from: n}
+			st.image, st.resolved = d.expand(n.Next.Value)
+			if as := n.Next.Next; as != nil && strings.EqualFold(as.Value, "as") && as.Next != nil {
+				st.name = as.Next.Value
+			}
+			st.parent = d.stage(st.image, false)
+			d.stages = append(d.stages, st)
+		default:
+			if len(d.stages) > 0 {
+				d.stages[len(d.stages)-1].nodes = append(d.stages[len(d.stages)-1].nodes, n)
+			}
+		}
+	}
+	if len(d.stages) == 0 {
+		return nil, fmt.Errorf("no FROM in Dockerfile %q", file)
+	}
+	return d, nil
+}
+
+// expand substitutes global ARGs; resolved is false when a variable stays.
+func (d *parsed) expand(word string) (v string, resolved bool) {
+	v, unmatched, err := d.lex.ProcessWord(word, d.args)
+	if err != nil {
+		return word, true
+	}
+	return v, len(unmatched) == 0 && !strings.Contains(v, "$")
+}
+
+// stage is the earlier stage ref names; --from may also give its index.
+func (d *parsed) stage(ref string, byIndex bool) *stage {
+	for i, prev := range d.stages {
+		if (prev.name != "" && strings.EqualFold(prev.name, ref)) || (byIndex && ref == strconv.Itoa(i)) {
+			return prev
+		}
+	}
+	return nil
+}
+
+// Images lists the registry images a build pulls: FROM bases, COPY --from
+// and RUN --mount from= sources that are not stages. Images with a
+// variable left unexpanded are left out.
+func Images(file string, src []byte, opt Options) ([]string, error) {
+	d, err := parse(file, src, opt)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	add := func(img string, resolved bool) {
+		if resolved && img != "" && !strings.EqualFold(img, "scratch") && d.stage(img, true) == nil && !slices.Contains(out, img) {
+			out = append(out, img)
+		}
+	}
+	for _, st := range d.stages {
+		if st.parent == nil {
+			add(st.image, st.resolved)
+		}
+		for _, n := range st.nodes {
+			for _, f := range n.Flags {
+				switch {
+				case strings.HasPrefix(f, "--from="):
+					add(d.expand(strings.TrimPrefix(f, "--from=")))
+				case strings.HasPrefix(f, "--mount="):
+					for _, kv := range strings.Split(strings.TrimPrefix(f, "--mount="), ",") {
+						if k, v, _ := strings.Cut(kv, "="); k == "from" {
+							add(d.expand(v))
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 type stage struct {
 	name     string
 	image    string // expanded FROM reference, or the parent stage's name
@@ -85,54 +193,11 @@ type stage struct {
 
 // Lint checks one Dockerfile; file is the name used in findings.
 func Lint(file string, src []byte, opt Options) ([]report.Finding, error) {
-	res, err := parser.Parse(bytes.NewReader(src))
+	d, err := parse(file, src, opt)
 	if err != nil {
-		return nil, fmt.Errorf("parsing Dockerfile %q: %w", file, err)
+		return nil, err
 	}
-	lex := shell.NewLex(res.EscapeToken)
-	args := envMap{}
-	var stages []*stage
-	for _, n := range res.AST.Children {
-		switch strings.ToLower(n.Value) {
-		case "arg":
-			if len(stages) == 0 {
-				for a := n.Next; a != nil; a = a.Next {
-					k, v, _ := strings.Cut(a.Value, "=")
-					if o, ok := opt.BuildArgs[k]; ok {
-						v = o
-					}
-					args[k] = v
-				}
-			} else {
-				stages[len(stages)-1].nodes = append(stages[len(stages)-1].nodes, n)
-			}
-		case "from":
-			if n.Next == nil {
-				return nil, fmt.Errorf("%s:%d: FROM without an image", file, n.StartLine)
-			}
-			st := &stage{from: n, image: n.Next.Value, resolved: true}
-			if v, unmatched, err := lex.ProcessWord(n.Next.Value, args); err == nil {
-				st.image = v
-				st.resolved = len(unmatched) == 0 && !strings.Contains(v, "$")
-			}
-			if as := n.Next.Next; as != nil && strings.EqualFold(as.Value, "as") && as.Next != nil {
-				st.name = as.Next.Value
-			}
-			for _, prev := range stages {
-				if prev.name != "" && strings.EqualFold(prev.name, st.image) {
-					st.parent = prev
-				}
-			}
-			stages = append(stages, st)
-		default:
-			if len(stages) > 0 {
-				stages[len(stages)-1].nodes = append(stages[len(stages)-1].nodes, n)
-			}
-		}
-	}
-	if len(stages) == 0 {
-		return nil, fmt.Errorf("no FROM in Dockerfile %q", file)
-	}
+	stages := d.stages
 	final := stages[len(stages)-1]
 	if opt.Target != "" {
 		i := slices.IndexFunc(stages, func(s *stage) bool { return strings.EqualFold(s.name, opt.Target) })

@@ -123,3 +123,24 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestImages(t *testing.T) {
+	src := []byte(`ARG REG=registry.example:5000
+FROM ${REG}/base/builder:1 AS build
+RUN --mount=type=bind,from=localhost:5000/tools/cache:2,target=/cache true
+FROM build AS test
+FROM ${UNSET}/x:1
+FROM scratch
+COPY --from=build /a /a
+COPY --from=0 /b /b
+COPY --from=gcr.io/distroless/static-debian12:nonroot /etc/passwd /etc/passwd
+`)
+	got, err := Images("Dockerfile", src, Options{BuildArgs: map[string]string{"REG": "127.0.0.1:5000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "127.0.0.1:5000/base/builder:1 localhost:5000/tools/cache:2 gcr.io/distroless/static-debian12:nonroot"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Images = %q, want %q", got, want)
+	}
+}
