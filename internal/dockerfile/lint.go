@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
@@ -27,6 +29,7 @@ const (
 	RuleShellFormNoShell     = "GA-DF-SHELL-FORM-NO-SHELL"
 	RuleRailsServerPID       = "GA-DF-RAILS-SERVER-PID"
 	RuleRootUser             = "GA-DF-ROOT-USER"
+	RuleAddRemote            = "GA-DF-ADD-REMOTE"
 )
 
 // Rules lists every rule with its default severity and what it checks, for
@@ -42,6 +45,7 @@ var Rules = []struct {
 	{RuleShellFormNoShell, report.Error, "shell-form ENTRYPOINT/CMD/HEALTHCHECK in a final stage that has no shell"},
 	{RuleRailsServerPID, report.Warning, "Rails server started without an entrypoint that removes tmp/pids/server.pid"},
 	{RuleRootUser, report.Warning, "final stage runs as root"},
+	{RuleAddRemote, report.Warning, "ADD of a URL without --checksum=sha256:…, or of a Git repository not pinned to a full commit"},
 }
 
 // Options tune a lint run.
@@ -210,6 +214,7 @@ func Lint(file string, src []byte, opt Options) ([]report.Finding, error) {
 	l := &linter{file: file, opt: opt, stages: stages}
 	for _, st := range stages {
 		l.basePinned(st)
+		l.addRemote(st)
 	}
 	l.finalStage(final)
 	report.Sort(l.out)
@@ -245,6 +250,54 @@ func (l *linter) basePinned(st *stage) {
 			"base image %q has a tag but no digest: tags move; pin it as %s@sha256:<digest> so rebuilds are reproducible", st.image, st.image)
 	}
 }
+
+// addRemote: what ADD fetches from a URL or a Git repository changes under
+// the build unless its content is pinned: a sha256 checksum for a URL, a
+// full commit (in the URL or as --checksum) for a repository.
+func (l *linter) addRemote(st *stage) {
+	for _, n := range st.nodes {
+		a := args(n)
+		if !strings.EqualFold(n.Value, "add") || len(a) < 2 {
+			continue
+		}
+		var checksum string
+		for _, f := range n.Flags {
+			if v, ok := strings.CutPrefix(f, "--checksum="); ok {
+				checksum = v
+			}
+		}
+		for _, src := range a[:len(a)-1] {
+			git, isGit, err := dfgitutil.ParseGitRef(src)
+			shown := src
+			if u, err := url.Parse(src); err == nil && u.User != nil {
+				shown = u.Redacted()
+			}
+			switch {
+			case err == nil && !git.IndistinguishableFromLocal, err != nil && isGit:
+				if err == nil && (fullCommit.MatchString(git.Ref) || fullCommit.MatchString(git.Checksum)) || fullCommit.MatchString(checksum) {
+					continue
+				}
+				l.add(RuleAddRemote, report.Warning, n.StartLine,
+					"ADD %s fetches a Git repository at no full commit (a branch or tag moves, a short commit prefix can collide): pin it, e.g. ADD --checksum=<40-hex commit> %s, or %s#<40-hex commit>", shown, shown, strings.SplitN(shown, "#", 2)[0])
+			case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+				if sha256Checksum.MatchString(checksum) {
+					continue
+				}
+				why := ""
+				if checksum != "" {
+					why = fmt.Sprintf(" (--checksum=%s is not sha256:<64 hex>)", checksum)
+				}
+				l.add(RuleAddRemote, report.Warning, n.StartLine,
+					"ADD %s downloads content that can change under the same URL%s: pin it with ADD --checksum=sha256:<digest>", shown, why)
+			}
+		}
+	}
+}
+
+var (
+	fullCommit     = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+	sha256Checksum = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
 
 // root follows FROM <stage> links to the image the stage really starts from.
 func root(st *stage) *stage {

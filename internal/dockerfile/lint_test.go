@@ -144,3 +144,27 @@ COPY --from=gcr.io/distroless/static-debian12:nonroot /etc/passwd /etc/passwd
 		t.Errorf("Images = %q, want %q", got, want)
 	}
 }
+
+// A URL's password is not repeated in the finding.
+func TestAddRemoteHidesPassword(t *testing.T) {
+	fs, err := Lint("Dockerfile", []byte("FROM scratch\nADD https://ci:hunter2@example.com/x.tgz /x\nUSER 1\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Rule != RuleAddRemote || strings.Contains(fs[0].Message, "hunter2") {
+		t.Errorf("findings %v: want one %s without the password", fs, RuleAddRemote)
+	}
+}
+
+// docs/build.md lists every rule.
+func TestRulesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/build.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		if !strings.Contains(string(b), "`"+r.ID+"`") {
+			t.Errorf("docs/build.md does not list %s", r.ID)
+		}
+	}
+}
