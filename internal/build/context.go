@@ -3,6 +3,7 @@ package build
 import (
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -40,6 +41,16 @@ func checkDockerfile(cfg Config, root, df string) error {
 	}
 	if !inside(root, p) {
 		return action.Usage("dockerfile", "%q resolves to a file outside context %q; it is not read", cfg.Dockerfile, cfg.Context)
+	}
+	// The builders read the ignore files with the host's view of links.
+	for _, f := range []string{filepath.Join(root, ".dockerignore"), filepath.Join(root, ".containerignore"), df + ".dockerignore", df + ".containerignore"} {
+		if _, err := os.Lstat(f); err != nil {
+			continue
+		}
+		p, err := filepath.EvalSymlinks(f)
+		if err == nil && !inside(root, p) {
+			return action.Usage("context", "%s resolves to a file outside context %q; it is not read", filepath.Base(f), cfg.Context)
+		}
 	}
 	return nil
 }

@@ -49,6 +49,15 @@ func TestDockerfileLinkOutsideContextRefused(t *testing.T) {
 			t.Errorf("%v: the outside file's content was echoed\n%s%s%s", args, r.stdout, r.stderr, b)
 		}
 	}
+	// The builders' ignore files too.
+	os.WriteFile(filepath.Join(ctx, "ok.Dockerfile"), []byte("FROM scratch\nUSER 1\nENTRYPOINT [\"/app\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(outside, "ignore"), []byte(secret+"\n"), 0o644)
+	os.Symlink(filepath.Join(outside, "ignore"), filepath.Join(ctx, ".dockerignore"))
+	r := runMain(t, pushEnv, "--context", ctx, "--dockerfile", "ok.Dockerfile", "--image", "127.0.0.1:1/acme/app")
+	if r.code != 2 || !strings.Contains(r.stderr, `input "context"`) || !strings.Contains(r.stderr, ".dockerignore") || strings.Contains(r.stdout+r.stderr, secret) {
+		t.Errorf(".dockerignore linked outside: exit %d, want 2 naming context and .dockerignore\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	os.Remove(filepath.Join(ctx, ".dockerignore"))
 	// A link that stays inside the context is read as usual.
 	os.WriteFile(filepath.Join(ctx, "real.Dockerfile"), []byte("FROM scratch\nUSER 1\nENTRYPOINT [\"/app\"]\n"), 0o644)
 	os.Symlink("real.Dockerfile", filepath.Join(ctx, "inside.Dockerfile"))

@@ -64,17 +64,25 @@ var ErrNoTarget = errors.New("no such stage")
 
 // LintFile lints contextDir/dockerfile with the context directory as
 // Options.Context; findings name the Dockerfile by the path given.
+// Both are read through an os.Root, so a symbolic link that leaves the
+// context is never followed.
 func LintFile(contextDir, dockerfile string, opt Options) ([]report.Finding, error) {
-	p := dockerfile
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(contextDir, dockerfile)
-	}
-	src, err := os.ReadFile(p)
+	root, err := os.OpenRoot(contextDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading Dockerfile %q: %w", p, err)
+		return nil, fmt.Errorf("opening context %q: %w", contextDir, err)
+	}
+	defer root.Close()
+	var src []byte
+	if filepath.IsAbs(dockerfile) {
+		src, err = os.ReadFile(dockerfile)
+	} else {
+		src, err = root.ReadFile(dockerfile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Dockerfile %q: %w", dockerfile, err)
 	}
 	if opt.Context == nil {
-		opt.Context = os.DirFS(contextDir)
+		opt.Context = root.FS()
 	}
 	return Lint(filepath.ToSlash(dockerfile), src, opt)
 }

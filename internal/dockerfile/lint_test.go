@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -166,5 +167,29 @@ func TestRulesDocumented(t *testing.T) {
 		if !strings.Contains(string(b), "`"+r.ID+"`") {
 			t.Errorf("docs/build.md does not list %s", r.ID)
 		}
+	}
+}
+
+// The entrypoint script is looked up in the context only: a link to a
+// script outside it is not read, so the PID rule still fires.
+func TestEntrypointLinkOutsideContextNotRead(t *testing.T) {
+	dir := t.TempDir()
+	ctx, outside := filepath.Join(dir, "repo"), filepath.Join(dir, "outside")
+	os.MkdirAll(filepath.Join(ctx, "bin"), 0o755)
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "entrypoint"), []byte("#!/bin/sh\nrm -f tmp/pids/server.pid\nexec \"$@\"\n"), 0o755)
+	os.Symlink(filepath.Join(outside, "entrypoint"), filepath.Join(ctx, "bin", "docker-entrypoint"))
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM ruby:3.4-slim\nWORKDIR /rails\nCOPY . .\nUSER 1000\n"+
+		"ENTRYPOINT [\"/rails/bin/docker-entrypoint\"]\nCMD [\"./bin/rails\", \"server\"]\n"), 0o644)
+	fs, err := LintFile(ctx, "Dockerfile", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(fs, func(f report.Finding) bool { return f.Rule == RuleRailsServerPID }) {
+		t.Errorf("the entrypoint outside the context was read: no %s in %v", RuleRailsServerPID, fs)
+	}
+	os.Symlink("../outside/entrypoint", filepath.Join(ctx, "Dockerfile.link"))
+	if _, err := LintFile(ctx, "Dockerfile.link", Options{}); err == nil {
+		t.Error("a Dockerfile linked from outside the context was read")
 	}
 }
