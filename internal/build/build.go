@@ -67,6 +67,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if (builder == "dockerfile" || cfg.LintOnly) && !hasDF {
 		return action.Usage("dockerfile", "%q not found", df)
 	}
+	root, err := contextRoot(cfg)
+	if err != nil {
+		return err
+	}
+	if builder == "dockerfile" || cfg.LintOnly {
+		if err := checkDockerfile(cfg, root, df); err != nil {
+			return err
+		}
+	} else if err := checkGoContext(cfg, root); err != nil {
+		return err
+	}
 
 	if hasDF && (builder == "dockerfile" || cfg.LintOnly) && (cfg.Lint != "off" || cfg.LintOnly) {
 		findings, err := dockerfile.LintFile(cfg.Context, cfg.Dockerfile, dockerfile.Options{Target: cfg.Target, BuildArgs: cfg.buildArgs})

@@ -262,6 +262,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--image", "x/y", "--tags", "type=bogus"}, `input "tags"`},
 		{[]string{"--image", "x/y", "--build-args", "NOEQUALS"}, `input "build-args"`},
 		{[]string{"--image", "x/y", "--registry-username", "u"}, `input "registry-password"`},
+		{[]string{"--image", "x/y", "--insecure-registries", "http://reg.internal"}, `input "insecure-registries"`},
 		{[]string{"--image", "x/y", "--context", "../../examples/code-repo", "--builder", "dockerfile", "--dockerfile", "Missing"}, `input "dockerfile"`},
 		{[]string{"--image", "x/y", "--context", "../../internal/report"}, `input "builder"`},
 		{[]string{"--image", "x/y", "--context", "../../examples/code-repo", "--target", "nope", "--lint-only"}, `input "target"`},

@@ -1,6 +1,8 @@
 package build
 
 import (
+	"bytes"
+	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -117,10 +119,20 @@ func testBuildahTwoStagePush(t *testing.T, reg *testenv.Registry) {
 
 func hasFile(t *testing.T, l v1.Layer, file string) bool {
 	t.Helper()
+	return tarHas(bytes.NewReader(layerBytes(t, l)), file)
+}
+
+// layerBytes is the layer's uncompressed tar.
+func layerBytes(t *testing.T, l v1.Layer) []byte {
+	t.Helper()
 	rc, err := l.Uncompressed()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rc.Close()
-	return tarHas(rc, file)
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -70,6 +70,11 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			in.Fail("image", "%q is not an image repository (want e.g. ghcr.io/acme/api, without tag): %v", c.Image, err)
 		}
 	}
+	for _, h := range c.InsecureRegistries {
+		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil {
+			in.Fail("insecure-registries", "%q is not a registry host[:port]: %v", h, err)
+		}
+	}
 	if c.Context == "" {
 		c.Context = "."
 	}

@@ -10,15 +10,18 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/dockerfile"
 )
 
 // errNoBuilder: neither a Docker daemon nor buildah is there.
@@ -79,8 +82,13 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	if authDir != "" {
 		bud = append(bud, "--authfile", filepath.Join(authDir, "config.json"))
 	}
-	if ra.anyInsecureIn(cfg, c.Getenv) {
-		bud = append(bud, "--tls-verify=false")
+	var budEnv []string
+	conf, err := ra.registriesConf(cfg, df, tmp)
+	if err != nil {
+		return "", err
+	}
+	if conf != "" {
+		budEnv = []string{"CONTAINERS_REGISTRIES_CONF=" + conf}
 	}
 	local := "localhost/gitops-actions-build:" + fmt.Sprint(time.Now().UnixNano())
 	var push []string
@@ -92,7 +100,7 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 		push = append(append([]string{}, store...), "push")
 	}
 	bud = append(append(bud, common...), cfg.Context)
-	if err := runTool(ctx, c, "buildah", bud, nil); err != nil {
+	if err := runTool(ctx, c, "buildah", bud, budEnv); err != nil {
 		return "", err
 	}
 	digestFile := filepath.Join(tmp, "digest")
@@ -157,33 +165,95 @@ func writeAuthFile(cfg Config, ra *registryAccess, tmp string) (string, error) {
 	return dir, os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
 }
 
-// anyInsecureIn: does the build talk to an insecure registry (its image or
-// a FROM of the Dockerfile is on one)? buildah's TLS switch is global.
-func (ra *registryAccess) anyInsecureIn(cfg Config, _ func(string) string) bool {
-	if len(ra.insecure) > 0 {
-		return true
+// registriesConf writes a registries.conf for buildah in which only the
+// insecure registries this build pulls from may use plain HTTP or
+// unverified TLS: buildah's --tls-verify=false would drop verification for
+// every host. It starts from the file buildah would read otherwise, so
+// mirrors and search registries still apply. "" means none is needed.
+func (ra *registryAccess) registriesConf(cfg Config, df, tmp string) (string, error) {
+	src, err := os.ReadFile(df)
+	if err != nil {
+		return "", action.Usage("dockerfile", "reading %q: %v", cfg.Dockerfile, err)
 	}
-	if r, err := name.NewRepository(cfg.Image); err == nil && ra.isInsecure(r.RegistryStr()) {
-		return true
+	images, err := dockerfile.Images(cfg.Dockerfile, src, dockerfile.Options{BuildArgs: cfg.buildArgs})
+	if err != nil {
+		return "", action.UsageErr("dockerfile", err)
 	}
-	df := cfg.Dockerfile
-	if !filepath.IsAbs(df) {
-		df = filepath.Join(cfg.Context, df)
-	}
-	b, _ := os.ReadFile(df)
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 2 && strings.EqualFold(f[0], "FROM") {
-			img := f[1]
-			if strings.HasPrefix(img, "--") && len(f) >= 3 {
-				img = f[2]
-			}
-			if i := strings.IndexByte(img, '/'); i > 0 && ra.isInsecure(img[:i]) {
-				return true
-			}
+	hosts := slices.Clone(ra.insecure)
+	for _, img := range images {
+		if r, err := name.ParseReference(img); err == nil && ra.isInsecure(r.Context().RegistryStr()) {
+			hosts = append(hosts, r.Context().RegistryStr())
 		}
 	}
-	return false
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	if len(hosts) == 0 {
+		return "", nil
+	}
+	conf := map[string]any{}
+	if from := ra.registriesConfPath(); from != "" {
+		if _, err := toml.DecodeFile(from, &conf); err != nil {
+			return "", fmt.Errorf("reading the registries configuration %q: %w", from, err)
+		}
+	}
+	markInsecure(conf, hosts)
+	var b bytes.Buffer
+	if err := toml.NewEncoder(&b).Encode(conf); err != nil {
+		return "", err
+	}
+	p := filepath.Join(tmp, "registries.conf")
+	return p, os.WriteFile(p, b.Bytes(), 0o600)
+}
+
+// registriesConfPath is the registries.conf buildah would read, or "".
+func (ra *registryAccess) registriesConfPath() string {
+	candidates := []string{ra.getenv("CONTAINERS_REGISTRIES_CONF")}
+	if home := ra.getenv("HOME"); home != "" {
+		candidates = append(candidates, filepath.Join(home, ".config", "containers", "registries.conf"))
+	}
+	for _, p := range append(candidates, "/etc/containers/registries.conf") {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// markInsecure sets insecure for hosts in a decoded registries.conf, in
+// its v2 [[registry]] tables or in a v1 file's [registries.insecure] list.
+func markInsecure(conf map[string]any, hosts []string) {
+	if v1, ok := conf["registries"].(map[string]any); ok {
+		ins, _ := v1["insecure"].(map[string]any)
+		if ins == nil {
+			ins = map[string]any{}
+			v1["insecure"] = ins
+		}
+		list, _ := ins["registries"].([]any)
+		for _, h := range hosts {
+			list = append(list, h)
+		}
+		ins["registries"] = list
+		return
+	}
+	regs, _ := conf["registry"].([]map[string]any)
+	for _, h := range hosts {
+		i := slices.IndexFunc(regs, func(r map[string]any) bool {
+			p, _ := r["prefix"].(string)
+			if p == "" {
+				p, _ = r["location"].(string)
+			}
+			return p == h
+		})
+		if i >= 0 {
+			regs[i]["insecure"] = true
+			continue
+		}
+		regs = append(regs, map[string]any{"location": h, "insecure": true})
+	}
+	conf["registry"] = regs
 }
 
 // runTool runs a builder with the inherited environment plus env, streaming its output to stderr; secrets are

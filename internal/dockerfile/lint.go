@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/moby/buildkit/frontend/dockerfile/dfgitutil"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 	"github.com/moby/buildkit/frontend/dockerfile/shell"
 
@@ -26,6 +29,7 @@ const (
 	RuleShellFormNoShell     = "GA-DF-SHELL-FORM-NO-SHELL"
 	RuleRailsServerPID       = "GA-DF-RAILS-SERVER-PID"
 	RuleRootUser             = "GA-DF-ROOT-USER"
+	RuleAddRemote            = "GA-DF-ADD-REMOTE"
 )
 
 // Rules lists every rule with its default severity and what it checks, for
@@ -41,6 +45,7 @@ var Rules = []struct {
 	{RuleShellFormNoShell, report.Error, "shell-form ENTRYPOINT/CMD/HEALTHCHECK in a final stage that has no shell"},
 	{RuleRailsServerPID, report.Warning, "Rails server started without an entrypoint that removes tmp/pids/server.pid"},
 	{RuleRootUser, report.Warning, "final stage runs as root"},
+	{RuleAddRemote, report.Warning, "ADD of a URL without --checksum=sha256:…, or of a Git repository not pinned to a full commit"},
 }
 
 // Options tune a lint run.
@@ -59,19 +64,134 @@ var ErrNoTarget = errors.New("no such stage")
 
 // LintFile lints contextDir/dockerfile with the context directory as
 // Options.Context; findings name the Dockerfile by the path given.
+// Both are read through an os.Root, so a symbolic link that leaves the
+// context is never followed.
 func LintFile(contextDir, dockerfile string, opt Options) ([]report.Finding, error) {
-	p := dockerfile
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(contextDir, dockerfile)
-	}
-	src, err := os.ReadFile(p)
+	root, err := os.OpenRoot(contextDir)
 	if err != nil {
-		return nil, fmt.Errorf("reading Dockerfile %q: %w", p, err)
+		return nil, fmt.Errorf("opening context %q: %w", contextDir, err)
+	}
+	defer root.Close()
+	var src []byte
+	if filepath.IsAbs(dockerfile) {
+		src, err = os.ReadFile(dockerfile)
+	} else {
+		src, err = root.ReadFile(dockerfile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading Dockerfile %q: %w", dockerfile, err)
 	}
 	if opt.Context == nil {
-		opt.Context = os.DirFS(contextDir)
+		opt.Context = root.FS()
 	}
 	return Lint(filepath.ToSlash(dockerfile), src, opt)
+}
+
+// parsed is a Dockerfile split into stages, with the ARG values that FROM
+// lines expand with.
+type parsed struct {
+	stages []*stage
+	args   envMap
+	lex    *shell.Lex
+}
+
+// parse splits src into stages; file is the name used in errors.
+func parse(file string, src []byte, opt Options) (*parsed, error) {
+	res, err := parser.Parse(bytes.NewReader(src))
+	if err != nil {
+		return nil, fmt.Errorf("parsing Dockerfile %q: %w", file, err)
+	}
+	d := &parsed{args: envMap{}, lex: shell.NewLex(res.EscapeToken)}
+	for _, n := range res.AST.Children {
+		switch strings.ToLower(n.Value) {
+		case "arg":
+			if len(d.stages) == 0 {
+				for a := n.Next; a != nil; a = a.Next {
+					k, v, _ := strings.Cut(a.Value, "=")
+					if o, ok := opt.BuildArgs[k]; ok {
+						v = o
+					}
+					d.args[k] = v
+				}
+			} else {
+				d.stages[len(d.stages)-1].nodes = append(d.stages[len(d.stages)-1].nodes, n)
+			}
+		case "from":
+			if n.Next == nil {
+				return nil, fmt.Errorf("%s:%d: FROM without an image", file, n.StartLine)
+			}
+			st := &stage{from: n}
+			st.image, st.resolved = d.expand(n.Next.Value)
+			if as := n.Next.Next; as != nil && strings.EqualFold(as.Value, "as") && as.Next != nil {
+				st.name = as.Next.Value
+			}
+			st.parent = d.stage(st.image, false)
+			d.stages = append(d.stages, st)
+		default:
+			if len(d.stages) > 0 {
+				d.stages[len(d.stages)-1].nodes = append(d.stages[len(d.stages)-1].nodes, n)
+			}
+		}
+	}
+	if len(d.stages) == 0 {
+		return nil, fmt.Errorf("no FROM in Dockerfile %q", file)
+	}
+	return d, nil
+}
+
+// expand substitutes global ARGs; resolved is false when a variable stays.
+func (d *parsed) expand(word string) (v string, resolved bool) {
+	v, unmatched, err := d.lex.ProcessWord(word, d.args)
+	if err != nil {
+		return word, true
+	}
+	return v, len(unmatched) == 0 && !strings.Contains(v, "$")
+}
+
+// stage is the earlier stage ref names; --from may also give its index.
+func (d *parsed) stage(ref string, byIndex bool) *stage {
+	for i, prev := range d.stages {
+		if (prev.name != "" && strings.EqualFold(prev.name, ref)) || (byIndex && ref == strconv.Itoa(i)) {
+			return prev
+		}
+	}
+	return nil
+}
+
+// Images lists the registry images a build pulls: FROM bases, COPY --from
+// and RUN --mount from= sources that are not stages. Images with a
+// variable left unexpanded are left out.
+func Images(file string, src []byte, opt Options) ([]string, error) {
+	d, err := parse(file, src, opt)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	add := func(img string, resolved bool) {
+		if resolved && img != "" && !strings.EqualFold(img, "scratch") && d.stage(img, true) == nil && !slices.Contains(out, img) {
+			out = append(out, img)
+		}
+	}
+	for _, st := range d.stages {
+		if st.parent == nil {
+			add(st.image, st.resolved)
+		}
+		for _, n := range st.nodes {
+			for _, f := range n.Flags {
+				switch {
+				case strings.HasPrefix(f, "--from="):
+					add(d.expand(strings.TrimPrefix(f, "--from=")))
+				case strings.HasPrefix(f, "--mount="):
+					for _, kv := range strings.Split(strings.TrimPrefix(f, "--mount="), ",") {
+						if k, v, _ := strings.Cut(kv, "="); k == "from" {
+							add(d.expand(v))
+						}
+					}
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 type stage struct {
@@ -85,54 +205,11 @@ type stage struct {
 
 // Lint checks one Dockerfile; file is the name used in findings.
 func Lint(file string, src []byte, opt Options) ([]report.Finding, error) {
-	res, err := parser.Parse(bytes.NewReader(src))
+	d, err := parse(file, src, opt)
 	if err != nil {
-		return nil, fmt.Errorf("parsing Dockerfile %q: %w", file, err)
+		return nil, err
 	}
-	lex := shell.NewLex(res.EscapeToken)
-	args := envMap{}
-	var stages []*stage
-	for _, n := range res.AST.Children {
-		switch strings.ToLower(n.Value) {
-		case "arg":
-			if len(stages) == 0 {
-				for a := n.Next; a != nil; a = a.Next {
-					k, v, _ := strings.Cut(a.Value, "=")
-					if o, ok := opt.BuildArgs[k]; ok {
-						v = o
-					}
-					args[k] = v
-				}
-			} else {
-				stages[len(stages)-1].nodes = append(stages[len(stages)-1].nodes, n)
-			}
-		case "from":
-			if n.Next == nil {
-				return nil, fmt.Errorf("%s:%d: FROM without an image", file, n.StartLine)
-			}
-			st := &stage{from: n, image: n.Next.Value, resolved: true}
-			if v, unmatched, err := lex.ProcessWord(n.Next.Value, args); err == nil {
-				st.image = v
-				st.resolved = len(unmatched) == 0 && !strings.Contains(v, "$")
-			}
-			if as := n.Next.Next; as != nil && strings.EqualFold(as.Value, "as") && as.Next != nil {
-				st.name = as.Next.Value
-			}
-			for _, prev := range stages {
-				if prev.name != "" && strings.EqualFold(prev.name, st.image) {
-					st.parent = prev
-				}
-			}
-			stages = append(stages, st)
-		default:
-			if len(stages) > 0 {
-				stages[len(stages)-1].nodes = append(stages[len(stages)-1].nodes, n)
-			}
-		}
-	}
-	if len(stages) == 0 {
-		return nil, fmt.Errorf("no FROM in Dockerfile %q", file)
-	}
+	stages := d.stages
 	final := stages[len(stages)-1]
 	if opt.Target != "" {
 		i := slices.IndexFunc(stages, func(s *stage) bool { return strings.EqualFold(s.name, opt.Target) })
@@ -145,6 +222,7 @@ func Lint(file string, src []byte, opt Options) ([]report.Finding, error) {
 	l := &linter{file: file, opt: opt, stages: stages}
 	for _, st := range stages {
 		l.basePinned(st)
+		l.addRemote(st)
 	}
 	l.finalStage(final)
 	report.Sort(l.out)
@@ -180,6 +258,54 @@ func (l *linter) basePinned(st *stage) {
 			"base image %q has a tag but no digest: tags move; pin it as %s@sha256:<digest> so rebuilds are reproducible", st.image, st.image)
 	}
 }
+
+// addRemote: what ADD fetches from a URL or a Git repository changes under
+// the build unless its content is pinned: a sha256 checksum for a URL, a
+// full commit (in the URL or as --checksum) for a repository.
+func (l *linter) addRemote(st *stage) {
+	for _, n := range st.nodes {
+		a := args(n)
+		if !strings.EqualFold(n.Value, "add") || len(a) < 2 {
+			continue
+		}
+		var checksum string
+		for _, f := range n.Flags {
+			if v, ok := strings.CutPrefix(f, "--checksum="); ok {
+				checksum = v
+			}
+		}
+		for _, src := range a[:len(a)-1] {
+			git, isGit, err := dfgitutil.ParseGitRef(src)
+			shown := src
+			if u, err := url.Parse(src); err == nil && u.User != nil {
+				shown = u.Redacted()
+			}
+			switch {
+			case err == nil && !git.IndistinguishableFromLocal, err != nil && isGit:
+				if err == nil && (fullCommit.MatchString(git.Ref) || fullCommit.MatchString(git.Checksum)) || fullCommit.MatchString(checksum) {
+					continue
+				}
+				l.add(RuleAddRemote, report.Warning, n.StartLine,
+					"ADD %s fetches a Git repository at no full commit (a branch or tag moves, a short commit prefix can collide): pin it, e.g. ADD --checksum=<40-hex commit> %s, or %s#<40-hex commit>", shown, shown, strings.SplitN(shown, "#", 2)[0])
+			case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
+				if sha256Checksum.MatchString(checksum) {
+					continue
+				}
+				why := ""
+				if checksum != "" {
+					why = fmt.Sprintf(" (--checksum=%s is not sha256:<64 hex>)", checksum)
+				}
+				l.add(RuleAddRemote, report.Warning, n.StartLine,
+					"ADD %s downloads content that can change under the same URL%s: pin it with ADD --checksum=sha256:<digest>", shown, why)
+			}
+		}
+	}
+}
+
+var (
+	fullCommit     = regexp.MustCompile(`^([0-9a-f]{40}|[0-9a-f]{64})$`)
+	sha256Checksum = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+)
 
 // root follows FROM <stage> links to the image the stage really starts from.
 func root(st *stage) *stage {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,5 +122,74 @@ func TestParseErrors(t *testing.T) {
 		if _, err := Lint("Dockerfile", []byte(src), Options{}); err == nil {
 			t.Errorf("%q: want an error", src)
 		}
+	}
+}
+
+func TestImages(t *testing.T) {
+	src := []byte(`ARG REG=registry.example:5000
+FROM ${REG}/base/builder:1 AS build
+RUN --mount=type=bind,from=localhost:5000/tools/cache:2,target=/cache true
+FROM build AS test
+FROM ${UNSET}/x:1
+FROM scratch
+COPY --from=build /a /a
+COPY --from=0 /b /b
+COPY --from=gcr.io/distroless/static-debian12:nonroot /etc/passwd /etc/passwd
+`)
+	got, err := Images("Dockerfile", src, Options{BuildArgs: map[string]string{"REG": "127.0.0.1:5000"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "127.0.0.1:5000/base/builder:1 localhost:5000/tools/cache:2 gcr.io/distroless/static-debian12:nonroot"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Images = %q, want %q", got, want)
+	}
+}
+
+// A URL's password is not repeated in the finding.
+func TestAddRemoteHidesPassword(t *testing.T) {
+	fs, err := Lint("Dockerfile", []byte("FROM scratch\nADD https://ci:hunter2@example.com/x.tgz /x\nUSER 1\n"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != 1 || fs[0].Rule != RuleAddRemote || strings.Contains(fs[0].Message, "hunter2") {
+		t.Errorf("findings %v: want one %s without the password", fs, RuleAddRemote)
+	}
+}
+
+// docs/build.md lists every rule.
+func TestRulesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/build.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range Rules {
+		if !strings.Contains(string(b), "`"+r.ID+"`") {
+			t.Errorf("docs/build.md does not list %s", r.ID)
+		}
+	}
+}
+
+// The entrypoint script is looked up in the context only: a link to a
+// script outside it is not read, so the PID rule still fires.
+func TestEntrypointLinkOutsideContextNotRead(t *testing.T) {
+	dir := t.TempDir()
+	ctx, outside := filepath.Join(dir, "repo"), filepath.Join(dir, "outside")
+	os.MkdirAll(filepath.Join(ctx, "bin"), 0o755)
+	os.MkdirAll(outside, 0o755)
+	os.WriteFile(filepath.Join(outside, "entrypoint"), []byte("#!/bin/sh\nrm -f tmp/pids/server.pid\nexec \"$@\"\n"), 0o755)
+	os.Symlink(filepath.Join(outside, "entrypoint"), filepath.Join(ctx, "bin", "docker-entrypoint"))
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM ruby:3.4-slim\nWORKDIR /rails\nCOPY . .\nUSER 1000\n"+
+		"ENTRYPOINT [\"/rails/bin/docker-entrypoint\"]\nCMD [\"./bin/rails\", \"server\"]\n"), 0o644)
+	fs, err := LintFile(ctx, "Dockerfile", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(fs, func(f report.Finding) bool { return f.Rule == RuleRailsServerPID }) {
+		t.Errorf("the entrypoint outside the context was read: no %s in %v", RuleRailsServerPID, fs)
+	}
+	os.Symlink("../outside/entrypoint", filepath.Join(ctx, "Dockerfile.link"))
+	if _, err := LintFile(ctx, "Dockerfile.link", Options{}); err == nil {
+		t.Error("a Dockerfile linked from outside the context was read")
 	}
 }
