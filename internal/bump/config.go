@@ -4,6 +4,7 @@ import (
 	"text/template"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
 )
 
 // Config is the bump-manifest action's parsed inputs.
@@ -115,6 +116,17 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		if err := checkPath(p); err != nil {
 			in.Fail("paths", "%v", err)
 		}
+	}
+	for _, b := range []struct{ name, value string }{{"branch", c.Branch}, {"pr-branch", c.PRBranch}} {
+		if b.value == "" {
+			continue
+		}
+		if err := gitrepo.CheckBranch(b.value); err != nil {
+			in.Fail(b.name, "%q is not a valid branch name: it %v", b.value, err)
+		}
+	}
+	if c.Mode == "pull-request" && c.PRBranch != "" && c.PRBranch == c.Branch {
+		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.PRBranch)
 	}
 	var err error
 	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {

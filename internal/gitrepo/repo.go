@@ -36,7 +36,15 @@ func ResolveURL(repository, serverURL string) (string, error) {
 			return "", fmt.Errorf("repository %q: %w", repository, err)
 		}
 		switch u.Scheme {
-		case "https", "http", "file", "ssh", "git":
+		case "https", "http", "ssh", "git":
+			if u.Hostname() == "" {
+				return "", fmt.Errorf("repository %q has no host", repository)
+			}
+			return repository, nil
+		case "file":
+			if strings.Trim(u.Path, "/") == "" {
+				return "", fmt.Errorf("repository %q has no path", repository)
+			}
 			return repository, nil
 		}
 		return "", fmt.Errorf("repository %q: scheme %q is not https, http, file, ssh or git", repository, u.Scheme)
