@@ -76,6 +76,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return action.External(fmt.Errorf("clone %q: %w", url, err))
 	}
+	if cfg.Mode == "pull-request" && prBranch(cfg) == repo.Branch {
+		return action.Usage("pr-branch", "%q is the base branch %q: the pull request needs a branch of its own", prBranch(cfg), repo.Branch)
+	}
 	c.SetOutput("pull-request-operation", "none")
 	if cfg.PromoteFrom != "" {
 		if cfg.Tag, cfg.Digest, err = readPromoted(ctx, c, repo, cfg); err != nil {
@@ -115,6 +118,11 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if err != nil {
 			return action.UsageErr("commit-message", err)
 		}
+		if cfg.Mode == "pull-request" {
+			if text, err = repo.WithTrailer(ctx, text, branchTrailer, prBranch(cfg)); err != nil {
+				return action.External(fmt.Errorf("commit message: %w", err))
+			}
+		}
 		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
 		if err != nil {
 			return action.External(fmt.Errorf("commit: %w", err))
@@ -122,7 +130,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if cfg.Mode == "pull-request" {
 			return openPullRequest(ctx, c, cfg, gh, repo, msg, sha)
 		}
-		err = repo.Push(ctx, repo.Branch, false)
+		err = repo.Push(ctx, repo.Branch)
 		if err == nil {
 			c.SetOutput("commit-sha", sha)
 			c.SetReportData("attempts", attempt)

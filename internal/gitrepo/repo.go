@@ -182,11 +182,18 @@ func (r *Repo) Commit(ctx context.Context, message, name, email string) (string,
 
 // Push pushes HEAD to branch. A refusal because the branch moved is
 // ErrRejected.
-func (r *Repo) Push(ctx context.Context, branch string, force bool) error {
-	args := []string{"push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/" + branch}
-	if force {
-		args = append(args, "--force")
-	}
+func (r *Repo) Push(ctx context.Context, branch string) error {
+	return r.push(ctx, branch, "push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/"+branch)
+}
+
+// Replace pushes HEAD to branch whatever it holds, but only while the
+// remote branch is at expect ("": does not exist), so a commit someone
+// pushed since the caller looked is never overwritten: that is ErrRejected.
+func (r *Repo) Replace(ctx context.Context, branch, expect string) error {
+	return r.push(ctx, branch, "push", "--porcelain", "--no-verify", "--force-with-lease=refs/heads/"+branch+":"+expect, "origin", "HEAD:refs/heads/"+branch)
+}
+
+func (r *Repo) push(ctx context.Context, branch string, args ...string) error {
 	_, err := r.run(ctx, r.Dir, nil, args...)
 	if err == nil {
 		return nil
@@ -278,19 +285,80 @@ func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
 	return err
 }
 
-// RemoteCommit fetches branch and returns its commit's tree and first
-// parent, or ok=false when the branch does not exist.
-func (r *Repo) RemoteCommit(ctx context.Context, branch string) (tree, parent string, ok bool, err error) {
+// RemoteCommit fetches branch's tip as refs/remotes/origin/<branch> and
+// returns its commit, tree and first parent, or sha "" when the branch
+// does not exist.
+func (r *Repo) RemoteCommit(ctx context.Context, branch string) (sha, tree, parent string, err error) {
 	out, err := r.Git(ctx, "ls-remote", "origin", "refs/heads/"+branch)
 	if err != nil || out == "" {
-		return "", "", false, err
+		return "", "", "", err
 	}
 	ref := "refs/remotes/origin/" + branch
 	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
-		return "", "", false, err
+		return "", "", "", err
+	}
+	if sha, err = r.Git(ctx, "rev-parse", "--verify", ref+"^{commit}"); err != nil {
+		return "", "", "", err
 	}
 	tree, parent, err = r.CommitInfo(ctx, ref)
-	return tree, parent, err == nil, err
+	return sha, tree, parent, err
+}
+
+// ErrNoShallowExclude is a remote that cannot send a branch's history
+// without that of another (git's --shallow-exclude).
+var ErrNoShallowExclude = errors.New("the remote does not support fetching with --shallow-exclude")
+
+// CommitsNotOn fetches the commits of the remote branch that the remote's
+// base does not reach, and returns them newest first, each with the values
+// of its trailer key. Only those commits are fetched, not base's history.
+func (r *Repo) CommitsNotOn(ctx context.Context, branch, base, key string) ([]Commit, error) {
+	ref := "refs/remotes/origin/" + branch
+	_, err := r.Git(ctx, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no commits selected for shallow requests"):
+		return nil, nil // base reaches all of branch
+	case err != nil && strings.Contains(err.Error(), "does not support --shallow-exclude"):
+		return nil, fmt.Errorf("%w: %w", ErrNoShallowExclude, err)
+	case err != nil:
+		return nil, err
+	}
+	// The fetch cut history at base: what ref reaches now is branch's own.
+	return r.Commits(ctx, key, ref, "--not", "refs/remotes/origin/"+base)
+}
+
+// Commit is a commit and the values of one of its trailers.
+type Commit struct {
+	SHA      string
+	Trailers []string
+}
+
+// Commits lists the commits revs select (git rev-list arguments), newest
+// first, with the values of their trailer key.
+func (r *Repo) Commits(ctx context.Context, key string, revs ...string) ([]Commit, error) {
+	args := append([]string{"log", "-z", "--format=%H%n%(trailers:key=" + key + ",valueonly,unfold,separator=%x1f)"}, revs...)
+	out, err := r.run(ctx, r.Dir, nil, append(args, "--")...)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Commit
+	for _, rec := range strings.Split(out, "\x00") {
+		sha, values, _ := strings.Cut(strings.TrimSpace(rec), "\n")
+		if sha == "" {
+			continue
+		}
+		c := Commit{SHA: sha}
+		if values = strings.TrimSpace(values); values != "" {
+			c.Trailers = strings.Split(values, "\x1f")
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// WithTrailer returns message with the trailer "key: value" added the way
+// git interpret-trailers does, replacing one of the same key.
+func (r *Repo) WithTrailer(ctx context.Context, message, key, value string) (string, error) {
+	return r.run(ctx, r.Dir, []byte(message), "interpret-trailers", "--if-exists", "replace", "--trailer", key+": "+value)
 }
 
 // CommitInfo returns a commit's tree and first parent from the commit
