@@ -72,7 +72,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	defer os.RemoveAll(dir)
 
 	c.Logf("cloning %s", url)
-	repo, err := gitrepo.Clone(ctx, url, filepath.Join(dir, "repo"), gitrepo.Options{Token: cfg.Token, Branch: cfg.Branch, Getenv: c.Getenv})
+	repo, err := gitrepo.Clone(ctx, url, filepath.Join(dir, "repo"), gitrepo.Options{Token: cfg.Token, Branch: cfg.Branch, Getenv: c.Getenv, Timeout: cfg.GitTimeout})
 	if err != nil {
 		return action.External(fmt.Errorf("clone %q: %w", url, err))
 	}

@@ -2,6 +2,7 @@ package bump
 
 import (
 	"text/template"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
@@ -30,6 +31,7 @@ type Config struct {
 	AuthorName    string
 	AuthorEmail   string
 	MaxAttempts   int
+	GitTimeout    time.Duration
 	NoDowngrade   bool
 	AllowMissing  bool
 	DryRun        bool
@@ -62,6 +64,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AuthorName:    in.String("author-name"),
 		AuthorEmail:   in.String("author-email"),
 		MaxAttempts:   in.Int("max-attempts"),
+		GitTimeout:    in.Duration("git-timeout"),
 		NoDowngrade:   in.Bool("no-downgrade"),
 		AllowMissing:  in.Bool("allow-missing"),
 		DryRun:        in.Bool("dry-run"),
@@ -137,6 +140,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	}
 	if c.bodyTmpl, err = parseTemplate("pr-body", c.PRBody, defaultPRBody); err != nil {
 		in.Fail("pr-body", "%v", err)
+	}
+	if c.GitTimeout < time.Second || c.GitTimeout > time.Hour {
+		in.Fail("git-timeout", "%s is not between 1s and 1h", c.GitTimeout)
 	}
 	if c.MaxAttempts < 1 {
 		in.Fail("max-attempts", "must be at least 1")

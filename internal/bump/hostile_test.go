@@ -1,12 +1,14 @@
 package bump
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
@@ -172,5 +174,40 @@ func TestPullRequestBranchOurs(t *testing.T) {
 	}
 	if got := r.head("bump/api"); got != forged {
 		t.Errorf("bump/api moved from %s to %s", forged, got)
+	}
+}
+
+// A git server that accepts and never answers: exit 3 within a bounded
+// time, saying how often the clone was tried.
+func TestCloneSilentServer(t *testing.T) {
+	requireGit(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held <- c // kept open, never written to
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		for len(held) > 0 {
+			(<-held).Close()
+		}
+	})
+	start := time.Now()
+	res := runAction(t, nil, "--repository", "http://"+l.Addr().String()+"/acme/config.git", "--token", secretToken,
+		"--image", "ghcr.io/acme/api", "--tag", "2.0.0", "--git-timeout", "1s")
+	if took := time.Since(start); res.code != 3 || took > 30*time.Second || !strings.Contains(res.stderr, "after 3 attempts") {
+		t.Errorf("silent git server: exit %d after %s, want 3 within 30s saying it tried 3 times\n%s", res.code, took, res.stderr)
+	}
+	if res := runAction(t, nil, "--repository", "acme/config", "--image", "ghcr.io/acme/api", "--tag", "2.0.0", "--git-timeout", "100ms"); res.code != 2 || !strings.Contains(res.stderr, `"git-timeout"`) {
+		t.Errorf("git-timeout 100ms: exit %d, want 2 naming git-timeout\n%s", res.code, res.stderr)
 	}
 }

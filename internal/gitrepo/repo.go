@@ -2,14 +2,17 @@ package gitrepo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ErrRejected is a push the remote refused because the branch moved (or
@@ -78,10 +81,12 @@ func OwnerName(repository string) (owner, name string, err error) {
 
 // Repo is a local clone.
 type Repo struct {
-	Dir    string
-	URL    string
-	Branch string // the branch cloned
-	env    []string
+	Dir      string
+	URL      string
+	Branch   string // the branch cloned
+	env      []string
+	timeout  time.Duration
+	attempts int
 }
 
 // Options of Clone.
@@ -91,7 +96,18 @@ type Options struct {
 	// Getenv supplies what git needs from the caller's environment (PATH,
 	// HOME, proxies, TLS roots, ssh agent); nothing else reaches git.
 	Getenv func(string) string
+	// Timeout is how long a network operation may transfer nothing before
+	// it is stopped (DefaultTimeout when 0); Attempts bounds its tries on
+	// transient failures (DefaultAttempts when 0).
+	Timeout  time.Duration
+	Attempts int
 }
+
+// Defaults of Options.
+const (
+	DefaultTimeout  = 30 * time.Second
+	DefaultAttempts = 3
+)
 
 // passEnv is the caller's environment git may see.
 var passEnv = []string{
@@ -102,7 +118,7 @@ var passEnv = []string{
 
 // Clone makes a shallow single-branch clone of url into dir.
 func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
-	r := &Repo{Dir: dir, URL: url, Branch: o.Branch}
+	r := &Repo{Dir: dir, URL: url, Branch: o.Branch, timeout: cmp.Or(o.Timeout, DefaultTimeout), attempts: cmp.Or(o.Attempts, DefaultAttempts)}
 	if o.Getenv != nil {
 		for _, k := range passEnv {
 			if v := o.Getenv(k); v != "" {
@@ -110,7 +126,10 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			}
 		}
 	}
-	r.env = append(r.env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1")
+	r.env = append(r.env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1",
+		// curl's low-speed limit is git's only idle timeout over HTTP: a
+		// server that accepts and then says nothing is dropped after it.
+		"GIT_HTTP_LOW_SPEED_LIMIT=1", fmt.Sprintf("GIT_HTTP_LOW_SPEED_TIME=%d", int((r.timeout+time.Second-1)/time.Second)))
 	if o.Token != "" {
 		auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + o.Token))
 		r.env = append(r.env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
@@ -124,7 +143,9 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 		args = append(args, "--branch", o.Branch)
 	}
 	args = append(args, "--", url, dir)
-	if _, err := r.run(ctx, "", nil, args...); err != nil {
+	// A failed attempt may leave a partial clone that the next refuses to
+	// overwrite.
+	if _, err := r.net(ctx, "", func() { os.RemoveAll(dir) }, args...); err != nil {
 		return nil, err
 	}
 	if r.Branch == "" {
@@ -149,6 +170,7 @@ func (r *Repo) Git(ctx context.Context, args ...string) (string, error) {
 func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "git", args...)
+	killGroup(cmd)
 	cmd.Dir = dir
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -194,13 +216,20 @@ func (r *Repo) Replace(ctx context.Context, branch, expect string) error {
 }
 
 func (r *Repo) push(ctx context.Context, branch string, args ...string) error {
-	_, err := r.run(ctx, r.Dir, nil, args...)
+	_, err := r.net(ctx, r.Dir, nil, args...)
 	if err == nil {
 		return nil
 	}
 	msg := err.Error()
 	for _, s := range []string{"[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref"} {
 		if strings.Contains(msg, s) {
+			// An attempt whose answer was lost may have landed: a retry of
+			// a lease then reads as rejected, yet the branch holds HEAD.
+			head, herr := r.Git(ctx, "rev-parse", "HEAD")
+			remote, rerr := r.net(ctx, r.Dir, nil, "ls-remote", "origin", "refs/heads/"+branch)
+			if herr == nil && rerr == nil && head != "" && strings.HasPrefix(remote, head+"\t") {
+				return nil
+			}
 			return fmt.Errorf("%w: %w", ErrRejected, err)
 		}
 	}
@@ -211,7 +240,7 @@ func (r *Repo) push(ctx context.Context, branch string, args ...string) error {
 // local commits and staged edits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
 	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
@@ -289,12 +318,12 @@ func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
 // returns its commit, tree and first parent, or sha "" when the branch
 // does not exist.
 func (r *Repo) RemoteCommit(ctx context.Context, branch string) (sha, tree, parent string, err error) {
-	out, err := r.Git(ctx, "ls-remote", "origin", "refs/heads/"+branch)
-	if err != nil || out == "" {
+	out, err := r.net(ctx, r.Dir, nil, "ls-remote", "origin", "refs/heads/"+branch)
+	if err != nil || strings.TrimSpace(out) == "" {
 		return "", "", "", err
 	}
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return "", "", "", err
 	}
 	if sha, err = r.Git(ctx, "rev-parse", "--verify", ref+"^{commit}"); err != nil {
@@ -313,7 +342,7 @@ var ErrNoShallowExclude = errors.New("the remote does not support fetching with 
 // of its trailer key. Only those commits are fetched, not base's history.
 func (r *Repo) CommitsNotOn(ctx context.Context, branch, base, key string) ([]Commit, error) {
 	ref := "refs/remotes/origin/" + branch
-	_, err := r.Git(ctx, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
+	_, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "no commits selected for shallow requests"):
 		return nil, nil // base reaches all of branch
