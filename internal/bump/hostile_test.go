@@ -211,3 +211,77 @@ func TestCloneSilentServer(t *testing.T) {
 		t.Errorf("git-timeout 100ms: exit %d, want 2 naming git-timeout\n%s", res.code, res.stderr)
 	}
 }
+
+// A config repo whose links lead out of it: nothing is read or written
+// through them, the run is exit 2 naming the link, and nothing is pushed.
+func TestSymlinksOutOfRepo(t *testing.T) {
+	outside := t.TempDir()
+	const secret = "SECRET-OUTSIDE-VALUE"
+	outsideFile := filepath.Join(outside, "kustomization.yaml")
+	outsideYAML := "# " + secret + "\nimages:\n  - name: ghcr.io/acme/api\n    newTag: \"1.0.0\"\n"
+	if err := os.WriteFile(outsideFile, []byte(outsideYAML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(outside, "deploy.yaml"), []byte(deployment+"# "+secret+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := newRemote(t, map[string]string{
+		"overlays/prod/deployment.yaml": deployment,
+		"overlays/dev/deployment.yaml":  deployment,
+		"base/deployment.yaml":          deployment,
+		"staging/deployment.yaml":       deployment,
+	})
+	g := r.server
+	dir := g.Clone(t, "acme/config")
+	for link, target := range map[string]string{
+		"overlays/prod/kustomization.yaml": outsideFile,                  // absolute, out of the repo
+		"overlays/staging":                 "../../../../../" + outside,  // a directory out of the repo
+		"overlays/dev/base.yaml":           "../../base/deployment.yaml", // stays inside
+	} {
+		if err := os.Symlink(target, filepath.Join(dir, filepath.FromSlash(link))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.Git(t, dir, "add", "--all")
+	g.Git(t, dir, "commit", "--quiet", "-m", "links")
+	g.Git(t, dir, "push", "--quiet", "origin", "HEAD:main")
+	main := r.head("main")
+
+	for _, tc := range []struct {
+		input, link string
+		args        []string
+	}{
+		{"paths", "overlays/prod/kustomization.yaml", []string{"--paths", "overlays/prod"}},
+		{"paths", "overlays/prod/kustomization.yaml", []string{"--paths", "overlays/prod/kustomization.yaml"}},
+		{"paths", "overlays/staging", []string{"--paths", "overlays/staging"}},
+		{"paths", "overlays/staging", []string{"--paths", "overlays/staging/kustomization.yaml"}},
+		{"paths", "overlays/prod/kustomization.yaml", []string{"--paths", "overlays/**/*.yaml"}},
+		{"paths", "overlays/prod/kustomization.yaml", []string{}},
+		{"promote-from", "overlays/staging", []string{"--paths", "base", "--promote-from", "overlays/staging", "--tag", ""}},
+	} {
+		args := append([]string{"--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "2.0.0"}, tc.args...)
+		res := runAction(t, nil, args...)
+		out := res.stdout + res.stderr + res.report
+		if res.code != 2 || !strings.Contains(res.stderr, `"`+tc.input+`"`) || !strings.Contains(res.stderr, `"`+tc.link+`"`) || !strings.Contains(res.report, "GA-PATH-OUTSIDE") {
+			t.Errorf("%v: exit %d, want 2 naming %s and %s with a GA-PATH-OUTSIDE finding\n%s", tc.args, res.code, tc.input, tc.link, out)
+		}
+		if strings.Contains(out, secret) {
+			t.Errorf("%v: the outside file's content shows:\n%s", tc.args, out)
+		}
+	}
+	if got := r.head("main"); got != main {
+		t.Errorf("main moved from %s to %s", main, got)
+	}
+	if got, _ := os.ReadFile(outsideFile); string(got) != outsideYAML {
+		t.Errorf("the outside file changed:\n%s", got)
+	}
+	// A link inside the repo is no reason to stop: its target is edited
+	// where paths select it, the link stays a link.
+	res := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "2.0.0", "--paths", "overlays/dev,base")
+	if res.code != 0 || res.outputs["files"] != "base/deployment.yaml,overlays/dev/deployment.yaml" {
+		t.Errorf("link inside the repo: exit %d outputs %v\n%s", res.code, res.outputs, res.stderr)
+	}
+	if mode := gitCmd(t, r.home, r.bare, "ls-tree", "main", "overlays/dev/base.yaml"); !strings.HasPrefix(mode, "120000 ") {
+		t.Errorf("overlays/dev/base.yaml is no longer a link: %s", mode)
+	}
+}

@@ -250,14 +250,17 @@ func (r *Repo) Reset(ctx context.Context, branch string) error {
 	return err
 }
 
-// File is a regular file of the tree at HEAD.
+// File is a regular file or a symbolic link of the tree at HEAD.
 type File struct {
 	Path string // slash-separated
-	Mode string // 100644 or 100755
+	Mode string // 100644 or 100755, 120000 for a link
 	blob string
 }
 
-// Files lists the regular files of HEAD (no symlinks or submodules).
+// IsLink reports whether f is a symbolic link; its content is the target.
+func (f File) IsLink() bool { return f.Mode == "120000" }
+
+// Files lists the regular files and symbolic links of HEAD (no submodules).
 func (r *Repo) Files(ctx context.Context) ([]File, error) {
 	out, err := r.run(ctx, r.Dir, nil, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
 	if err != nil {
@@ -267,7 +270,7 @@ func (r *Repo) Files(ctx context.Context) ([]File, error) {
 	for _, ent := range strings.Split(out, "\x00") {
 		meta, path, ok := strings.Cut(ent, "\t")
 		f := strings.Fields(meta)
-		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755") {
+		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755" && f[0] != "120000") {
 			continue
 		}
 		files = append(files, File{Path: path, Mode: f[0], blob: f[2]})
