@@ -128,8 +128,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			in.Fail(b.name, "%q is not a valid branch name: it %v", b.value, err)
 		}
 	}
-	if c.Mode == "pull-request" && c.PRBranch != "" && c.PRBranch == c.Branch {
-		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.PRBranch)
+	if c.Mode == "pull-request" && c.Branch != "" && prBranch(c) == c.Branch {
+		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.Branch)
 	}
 	var err error
 	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {

@@ -32,6 +32,7 @@ func TestBadRefsAndURLs(t *testing.T) {
 		{"pr-branch", []string{"--repository", r.url, "--mode", "pull-request", "--pr-branch", "bump/foo.lock"}},
 		{"pr-branch", []string{"--repository", r.url, "--mode", "pull-request", "--pr-branch", "has space"}},
 		{"pr-branch", []string{"--repository", r.url, "--mode", "pull-request", "--branch", "main", "--pr-branch", "main"}},
+		{"pr-branch", []string{"--repository", r.url, "--mode", "pull-request", "--branch", "bump/ghcr.io-acme-api"}},
 		{"repository", []string{"--repository", "https://"}},
 		{"repository", []string{"--repository", "https:///acme/config.git"}},
 	} {
