@@ -2,6 +2,7 @@ package gitrepo
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/url"
@@ -194,3 +195,43 @@ func TestTransient(t *testing.T) {
 type errorString string
 
 func (e errorString) Error() string { return string(e) }
+
+// A lease push retried after its first attempt landed succeeds (the
+// branch is at HEAD already), while one over a commit pushed meanwhile is
+// rejected.
+func TestReplaceThatLanded(t *testing.T) {
+	g := testenv.StartGitServer(t)
+	u := g.NewRepo(t, "acme/config", map[string]string{"deploy.yaml": "kind: Deployment\n"})
+	r, err := Clone(context.Background(), u, filepath.Join(t.TempDir(), "repo"), Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	files, err := r.Files(ctx)
+	if err != nil || len(files) != 1 {
+		t.Fatalf("files %v: %v", files, err)
+	}
+	if err := r.Stage(ctx, files[0], []byte("kind: Service\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Commit(ctx, "change\n", "test", "test@example.invalid"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Replace(ctx, "bump/x", ""); err != nil {
+		t.Fatalf("first push: %v", err)
+	}
+	if err := r.Replace(ctx, "bump/x", ""); err != nil {
+		t.Errorf("the same push again, lease now stale: %v", err)
+	}
+	head, _ := r.Git(ctx, "rev-parse", "HEAD")
+	if got := g.Head(t, "acme/config", "bump/x"); got != head {
+		t.Errorf("bump/x at %s, want %s", got, head)
+	}
+	// Someone else's commit on the branch is a real rejection.
+	dir := g.Clone(t, "acme/config")
+	g.Git(t, dir, "commit", "--quiet", "--allow-empty", "-m", "other")
+	g.Git(t, dir, "push", "--quiet", "--force", "origin", "HEAD:refs/heads/bump/x")
+	if err := r.Replace(ctx, "bump/x", head); !errors.Is(err, ErrRejected) {
+		t.Errorf("push over a commit pushed meanwhile: %v, want ErrRejected", err)
+	}
+}

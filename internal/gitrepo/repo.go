@@ -205,17 +205,20 @@ func (r *Repo) Commit(ctx context.Context, message, name, email string) (string,
 // Push pushes HEAD to branch. A refusal because the branch moved is
 // ErrRejected.
 func (r *Repo) Push(ctx context.Context, branch string) error {
-	return r.push(ctx, branch, "push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/"+branch)
+	return r.push(ctx, "push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/"+branch)
 }
 
 // Replace pushes HEAD to branch whatever it holds, but only while the
 // remote branch is at expect ("": does not exist), so a commit someone
 // pushed since the caller looked is never overwritten: that is ErrRejected.
 func (r *Repo) Replace(ctx context.Context, branch, expect string) error {
-	return r.push(ctx, branch, "push", "--porcelain", "--no-verify", "--force-with-lease=refs/heads/"+branch+":"+expect, "origin", "HEAD:refs/heads/"+branch)
+	return r.push(ctx, "push", "--porcelain", "--no-verify", "--force-with-lease=refs/heads/"+branch+":"+expect, "origin", "HEAD:refs/heads/"+branch)
 }
 
-func (r *Repo) push(ctx context.Context, branch string, args ...string) error {
+// push runs git push. A retried attempt after one whose answer was lost
+// but which landed finds the branch at HEAD already: git reports it up to
+// date, the lease included, so retrying pushes is safe.
+func (r *Repo) push(ctx context.Context, args ...string) error {
 	_, err := r.net(ctx, r.Dir, nil, args...)
 	if err == nil {
 		return nil
@@ -223,13 +226,6 @@ func (r *Repo) push(ctx context.Context, branch string, args ...string) error {
 	msg := err.Error()
 	for _, s := range []string{"[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref"} {
 		if strings.Contains(msg, s) {
-			// An attempt whose answer was lost may have landed: a retry of
-			// a lease then reads as rejected, yet the branch holds HEAD.
-			head, herr := r.Git(ctx, "rev-parse", "HEAD")
-			remote, rerr := r.net(ctx, r.Dir, nil, "ls-remote", "origin", "refs/heads/"+branch)
-			if herr == nil && rerr == nil && head != "" && strings.HasPrefix(remote, head+"\t") {
-				return nil
-			}
 			return fmt.Errorf("%w: %w", ErrRejected, err)
 		}
 	}
