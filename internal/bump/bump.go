@@ -77,7 +77,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return action.External(fmt.Errorf("clone %q: %w", url, err))
 	}
 	if cfg.Mode == "pull-request" && prBranch(cfg) == repo.Branch {
-		return action.Usage("pr-branch", "%q is the base branch %q: the pull request needs a branch of its own", prBranch(cfg), repo.Branch)
+		return action.Usage("pr-branch", "%q is the base branch (the remote's default): the pull request needs a branch of its own", repo.Branch)
 	}
 	c.SetOutput("pull-request-operation", "none")
 	if cfg.PromoteFrom != "" {
@@ -260,7 +260,8 @@ func checkLinks(ctx context.Context, c *action.Context, repo *gitrepo.Repo, inpu
 	for i, l := range links {
 		names[i] = l.Path
 	}
-	if len(selectedLinks(names, paths)) == 0 {
+	selected := selectedLinks(names, paths)
+	if len(selected) == 0 {
 		return nil
 	}
 	targets, err := repo.Read(ctx, links)
@@ -272,7 +273,7 @@ func checkLinks(ctx context.Context, c *action.Context, repo *gitrepo.Repo, inpu
 		byPath[l.Path] = string(targets[i])
 	}
 	var out []string
-	for _, l := range selectedLinks(names, paths) {
+	for _, l := range selected {
 		if leavesRepo(l, byPath) {
 			out = append(out, l)
 			c.AddFindings(report.Finding{Source: report.SourceSyntax, Rule: "GA-PATH-OUTSIDE", Severity: report.Error, File: l,
