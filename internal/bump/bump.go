@@ -72,9 +72,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	defer os.RemoveAll(dir)
 
 	c.Logf("cloning %s", url)
-	repo, err := gitrepo.Clone(ctx, url, filepath.Join(dir, "repo"), gitrepo.Options{Token: cfg.Token, Branch: cfg.Branch, Getenv: c.Getenv})
+	repo, err := gitrepo.Clone(ctx, url, filepath.Join(dir, "repo"), gitrepo.Options{Token: cfg.Token, Branch: cfg.Branch, Getenv: c.Getenv, Timeout: cfg.GitTimeout})
 	if err != nil {
 		return action.External(fmt.Errorf("clone %q: %w", url, err))
+	}
+	if cfg.Mode == "pull-request" && prBranch(cfg) == repo.Branch {
+		return action.Usage("pr-branch", "%q is the base branch (the remote's default): the pull request needs a branch of its own", repo.Branch)
 	}
 	c.SetOutput("pull-request-operation", "none")
 	if cfg.PromoteFrom != "" {
@@ -115,6 +118,11 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if err != nil {
 			return action.UsageErr("commit-message", err)
 		}
+		if cfg.Mode == "pull-request" {
+			if text, err = repo.WithTrailer(ctx, text, branchTrailer, prBranch(cfg)); err != nil {
+				return action.External(fmt.Errorf("commit message: %w", err))
+			}
+		}
 		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
 		if err != nil {
 			return action.External(fmt.Errorf("commit: %w", err))
@@ -122,7 +130,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if cfg.Mode == "pull-request" {
 			return openPullRequest(ctx, c, cfg, gh, repo, msg, sha)
 		}
-		err = repo.Push(ctx, repo.Branch, false)
+		err = repo.Push(ctx, repo.Branch)
 		if err == nil {
 			c.SetOutput("commit-sha", sha)
 			c.SetReportData("attempts", attempt)
@@ -150,7 +158,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 // applyEdit edits every YAML file under paths in HEAD's tree and stages
 // the results, only when every edit succeeded.
 func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor) (*edit, error) {
-	files, contents, err := readTree(ctx, repo, "paths", cfg.Paths)
+	files, contents, err := readTree(ctx, c, repo, "paths", cfg.Paths)
 	if err != nil {
 		return nil, err
 	}
@@ -204,16 +212,26 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 
 // readTree reads the YAML files that paths (the value of input) select in
 // HEAD's tree.
-func readTree(ctx context.Context, repo *gitrepo.Repo, input string, paths []string) ([]gitrepo.File, [][]byte, error) {
+func readTree(ctx context.Context, c *action.Context, repo *gitrepo.Repo, input string, paths []string) ([]gitrepo.File, [][]byte, error) {
 	tree, err := repo.Files(ctx)
 	if err != nil {
 		return nil, nil, action.External(fmt.Errorf("list files: %w", err))
 	}
 	byPath := map[string]gitrepo.File{}
 	all := make([]string, 0, len(tree))
+	var links []gitrepo.File
 	for _, f := range tree {
+		if f.IsLink() {
+			links = append(links, f)
+			continue
+		}
 		byPath[f.Path] = f
 		all = append(all, f.Path)
+	}
+	if len(links) > 0 {
+		if err := checkLinks(ctx, c, repo, input, paths, links); err != nil {
+			return nil, nil, err
+		}
 	}
 	slices.Sort(all)
 	names, err := selectFiles(all, paths)
@@ -231,11 +249,52 @@ func readTree(ctx context.Context, repo *gitrepo.Repo, input string, paths []str
 	return files, contents, nil
 }
 
+// checkLinks refuses the symbolic links paths would read through that
+// resolve outside the repo: the repo is untrusted, and a link out of it
+// would have the action read or write a file of the runner. The clone has
+// no work tree, so nothing is ever read through a link; this makes such a
+// repo an error instead of a silent skip. Links that stay inside are left
+// alone: their targets are edited where paths select them.
+func checkLinks(ctx context.Context, c *action.Context, repo *gitrepo.Repo, input string, paths []string, links []gitrepo.File) error {
+	names := make([]string, len(links))
+	for i, l := range links {
+		names[i] = l.Path
+	}
+	selected := selectedLinks(names, paths)
+	if len(selected) == 0 {
+		return nil
+	}
+	targets, err := repo.Read(ctx, links)
+	if err != nil {
+		return action.External(fmt.Errorf("read symbolic links: %w", err))
+	}
+	byPath := make(map[string]string, len(links))
+	for i, l := range links {
+		byPath[l.Path] = string(targets[i])
+	}
+	var out []string
+	for _, l := range selected {
+		if leavesRepo(l, byPath) {
+			out = append(out, l)
+			c.AddFindings(report.Finding{Source: report.SourceSyntax, Rule: "GA-PATH-OUTSIDE", Severity: report.Error, File: l,
+				Message: "symbolic link that resolves outside the repository; it is not read or written"})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	what := fmt.Sprintf("%q is a symbolic link", out[0])
+	if len(out) > 1 {
+		what = fmt.Sprintf("%q and %d more are symbolic links", out[0], len(out)-1)
+	}
+	return action.Usage(input, "%s resolving outside the repository: not read or written, nothing was pushed", what)
+}
+
 // readPromoted finds the image under promote-from with the editor's own
 // strategies (an editor with nothing to set only reads) and returns the
 // one tag and digest it holds there.
 func readPromoted(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config) (tag, digest string, err error) {
-	files, contents, err := readTree(ctx, repo, "promote-from", []string{cfg.PromoteFrom})
+	files, contents, err := readTree(ctx, c, repo, "promote-from", []string{cfg.PromoteFrom})
 	if err != nil {
 		return "", "", err
 	}

@@ -2,8 +2,10 @@ package bump
 
 import (
 	"text/template"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
 )
 
 // Config is the bump-manifest action's parsed inputs.
@@ -29,6 +31,7 @@ type Config struct {
 	AuthorName    string
 	AuthorEmail   string
 	MaxAttempts   int
+	GitTimeout    time.Duration
 	NoDowngrade   bool
 	AllowMissing  bool
 	DryRun        bool
@@ -61,6 +64,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AuthorName:    in.String("author-name"),
 		AuthorEmail:   in.String("author-email"),
 		MaxAttempts:   in.Int("max-attempts"),
+		GitTimeout:    in.Duration("git-timeout"),
 		NoDowngrade:   in.Bool("no-downgrade"),
 		AllowMissing:  in.Bool("allow-missing"),
 		DryRun:        in.Bool("dry-run"),
@@ -116,6 +120,17 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			in.Fail("paths", "%v", err)
 		}
 	}
+	for _, b := range []struct{ name, value string }{{"branch", c.Branch}, {"pr-branch", c.PRBranch}} {
+		if b.value == "" {
+			continue
+		}
+		if err := gitrepo.CheckBranch(b.value); err != nil {
+			in.Fail(b.name, "%q is not a valid branch name: it %v", b.value, err)
+		}
+	}
+	if c.Mode == "pull-request" && c.Branch != "" && prBranch(c) == c.Branch {
+		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.Branch)
+	}
 	var err error
 	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {
 		in.Fail("commit-message", "%v", err)
@@ -125,6 +140,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	}
 	if c.bodyTmpl, err = parseTemplate("pr-body", c.PRBody, defaultPRBody); err != nil {
 		in.Fail("pr-body", "%v", err)
+	}
+	if c.GitTimeout < time.Second || c.GitTimeout > time.Hour {
+		in.Fail("git-timeout", "%s is not between 1s and 1h", c.GitTimeout)
 	}
 	if c.MaxAttempts < 1 {
 		in.Fail("max-attempts", "must be at least 1")

@@ -169,3 +169,31 @@ func TestCandidate(t *testing.T) {
 		}
 	}
 }
+
+func TestLeavesRepo(t *testing.T) {
+	links := map[string]string{
+		"a/up":          "../b.yaml",          // inside
+		"a/out":         "../../b.yaml",       // one level above the root
+		"a/abs":         "/etc/passwd",        // absolute
+		"a/dir":         "../c",               // a directory inside
+		"a/viadir":      "dir/../../../x",     // through a/dir (c), then above
+		"a/viadirok":    "dir/../x",           // through a/dir (c), back to x
+		"c/escape":      "/usr/share",         // a directory outside
+		"d/chain":       "../a/out",           // to a link that leaves
+		"d/chainok":     "../a/up",            // to a link that stays
+		"loop/a":        "b",                  // a cycle
+		"loop/b":        "a",                  //
+		"e/deep":        "x/y/../../../e/z",   // down and back up, inside
+		"e/dots":        "./.././/e/./z",      // odd spellings, inside
+		"f/through/out": "ok",                 // inside, under a path holding no link
+		"g/lnk":         "../c/escape/passwd", // through a link that leaves
+	}
+	want := map[string]bool{"a/up": false, "a/out": true, "a/abs": true, "a/dir": false, "a/viadir": true, "a/viadirok": false,
+		"c/escape": true, "d/chain": true, "d/chainok": false, "loop/a": true, "loop/b": true, "e/deep": false, "e/dots": false,
+		"f/through/out": false, "g/lnk": true}
+	for p, w := range want {
+		if got := leavesRepo(p, links); got != w {
+			t.Errorf("leavesRepo(%q → %q) = %v, want %v", p, links[p], got, w)
+		}
+	}
+}

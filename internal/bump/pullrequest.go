@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	gogithub "github.com/google/go-github/v60/github"
@@ -100,6 +101,38 @@ func prBranch(cfg Config) string {
 	return strings.ReplaceAll(b, "..", ".")
 }
 
+// branchTrailer marks the commits this action makes on a pull request
+// branch, with the branch's name as value: a branch whose own commits all
+// carry it is this action's to replace.
+const branchTrailer = "Gitops-Actions-Branch"
+
+// checkOwnBranch refuses a remote pr-branch (at sha) that holds a commit
+// this action did not make for it: its tip, or any commit the base branch
+// does not reach. Replacing it would lose that work.
+func checkOwnBranch(ctx context.Context, repo *gitrepo.Repo, branch, sha string) error {
+	refuse := func(commit string) error {
+		return action.Usage("pr-branch", "branch %q exists and its commit %.12s was not made by bump-manifest for it (no %q trailer): nothing was pushed; delete the branch or choose another pr-branch",
+			branch, commit, branchTrailer+": "+branch)
+	}
+	tip, err := repo.Commits(ctx, branchTrailer, "-1", sha)
+	if err != nil {
+		return action.External(fmt.Errorf("read branch %q: %w", branch, err))
+	}
+	if len(tip) != 1 || !slices.Contains(tip[0].Trailers, branch) {
+		return refuse(sha)
+	}
+	own, err := repo.CommitsNotOn(ctx, branch, repo.Branch, branchTrailer)
+	if err != nil {
+		return action.External(fmt.Errorf("cannot tell whether branch %q holds only bump-manifest's commits: %w", branch, err))
+	}
+	for _, c := range own {
+		if !slices.Contains(c.Trailers, branch) {
+			return refuse(c.SHA)
+		}
+	}
+	return nil
+}
+
 // openPullRequest force-pushes the commit to the PR branch (unless it
 // already holds the same tree on the same base) and creates or updates the
 // open pull request from it.
@@ -117,16 +150,19 @@ func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *git
 	if err != nil {
 		return action.External(err)
 	}
-	rtree, rparent, exists, err := repo.RemoteCommit(ctx, branch)
+	rsha, rtree, rparent, err := repo.RemoteCommit(ctx, branch)
 	if err != nil {
 		return action.External(fmt.Errorf("look up branch %q: %w", branch, err))
 	}
-	if exists && rtree == tree && rparent == parent {
-		c.Logf("branch %s already holds this change", branch)
-		if sha, err = repo.Git(ctx, "rev-parse", "refs/remotes/origin/"+branch); err != nil {
-			return action.External(err)
+	if rsha != "" {
+		if err := checkOwnBranch(ctx, repo, branch, rsha); err != nil {
+			return err
 		}
-	} else if err := repo.Push(ctx, branch, true); err != nil {
+	}
+	if rsha != "" && rtree == tree && rparent == parent {
+		c.Logf("branch %s already holds this change", branch)
+		sha = rsha
+	} else if err := repo.Replace(ctx, branch, rsha); err != nil {
 		return action.External(fmt.Errorf("push branch %q: %w", branch, err))
 	}
 	c.SetOutput("commit-sha", sha)

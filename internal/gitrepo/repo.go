@@ -2,14 +2,17 @@ package gitrepo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ErrRejected is a push the remote refused because the branch moved (or
@@ -36,7 +39,15 @@ func ResolveURL(repository, serverURL string) (string, error) {
 			return "", fmt.Errorf("repository %q: %w", repository, err)
 		}
 		switch u.Scheme {
-		case "https", "http", "file", "ssh", "git":
+		case "https", "http", "ssh", "git":
+			if u.Hostname() == "" {
+				return "", fmt.Errorf("repository %q has no host", repository)
+			}
+			return repository, nil
+		case "file":
+			if strings.Trim(u.Path, "/") == "" {
+				return "", fmt.Errorf("repository %q has no path", repository)
+			}
 			return repository, nil
 		}
 		return "", fmt.Errorf("repository %q: scheme %q is not https, http, file, ssh or git", repository, u.Scheme)
@@ -70,10 +81,12 @@ func OwnerName(repository string) (owner, name string, err error) {
 
 // Repo is a local clone.
 type Repo struct {
-	Dir    string
-	URL    string
-	Branch string // the branch cloned
-	env    []string
+	Dir      string
+	URL      string
+	Branch   string // the branch cloned
+	env      []string
+	timeout  time.Duration
+	attempts int
 }
 
 // Options of Clone.
@@ -83,7 +96,18 @@ type Options struct {
 	// Getenv supplies what git needs from the caller's environment (PATH,
 	// HOME, proxies, TLS roots, ssh agent); nothing else reaches git.
 	Getenv func(string) string
+	// Timeout is how long a network operation may transfer nothing before
+	// it is stopped (DefaultTimeout when 0); Attempts bounds its tries on
+	// transient failures (DefaultAttempts when 0).
+	Timeout  time.Duration
+	Attempts int
 }
+
+// Defaults of Options.
+const (
+	DefaultTimeout  = 30 * time.Second
+	DefaultAttempts = 3
+)
 
 // passEnv is the caller's environment git may see.
 var passEnv = []string{
@@ -94,7 +118,7 @@ var passEnv = []string{
 
 // Clone makes a shallow single-branch clone of url into dir.
 func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
-	r := &Repo{Dir: dir, URL: url, Branch: o.Branch}
+	r := &Repo{Dir: dir, URL: url, Branch: o.Branch, timeout: cmp.Or(o.Timeout, DefaultTimeout), attempts: cmp.Or(o.Attempts, DefaultAttempts)}
 	if o.Getenv != nil {
 		for _, k := range passEnv {
 			if v := o.Getenv(k); v != "" {
@@ -102,7 +126,10 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			}
 		}
 	}
-	r.env = append(r.env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1")
+	r.env = append(r.env, "GIT_TERMINAL_PROMPT=0", "LC_ALL=C", "GIT_CONFIG_NOSYSTEM=1",
+		// curl's low-speed limit is git's only idle timeout over HTTP: a
+		// server that accepts and then says nothing is dropped after it.
+		"GIT_HTTP_LOW_SPEED_LIMIT=1", fmt.Sprintf("GIT_HTTP_LOW_SPEED_TIME=%d", int((r.timeout+time.Second-1)/time.Second)))
 	if o.Token != "" {
 		auth := base64.StdEncoding.EncodeToString([]byte("x-access-token:" + o.Token))
 		r.env = append(r.env, "GIT_CONFIG_COUNT=1", "GIT_CONFIG_KEY_0=http.extraHeader",
@@ -116,7 +143,9 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 		args = append(args, "--branch", o.Branch)
 	}
 	args = append(args, "--", url, dir)
-	if _, err := r.run(ctx, "", nil, args...); err != nil {
+	// A failed attempt may leave a partial clone that the next refuses to
+	// overwrite.
+	if _, err := r.net(ctx, "", func() { os.RemoveAll(dir) }, args...); err != nil {
 		return nil, err
 	}
 	if r.Branch == "" {
@@ -141,6 +170,7 @@ func (r *Repo) Git(ctx context.Context, args ...string) (string, error) {
 func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string) (string, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "git", args...)
+	killGroup(cmd)
 	cmd.Dir = dir
 	cmd.Env = r.env
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -174,12 +204,22 @@ func (r *Repo) Commit(ctx context.Context, message, name, email string) (string,
 
 // Push pushes HEAD to branch. A refusal because the branch moved is
 // ErrRejected.
-func (r *Repo) Push(ctx context.Context, branch string, force bool) error {
-	args := []string{"push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/" + branch}
-	if force {
-		args = append(args, "--force")
-	}
-	_, err := r.run(ctx, r.Dir, nil, args...)
+func (r *Repo) Push(ctx context.Context, branch string) error {
+	return r.push(ctx, "push", "--porcelain", "--no-verify", "origin", "HEAD:refs/heads/"+branch)
+}
+
+// Replace pushes HEAD to branch whatever it holds, but only while the
+// remote branch is at expect ("": does not exist), so a commit someone
+// pushed since the caller looked is never overwritten: that is ErrRejected.
+func (r *Repo) Replace(ctx context.Context, branch, expect string) error {
+	return r.push(ctx, "push", "--porcelain", "--no-verify", "--force-with-lease=refs/heads/"+branch+":"+expect, "origin", "HEAD:refs/heads/"+branch)
+}
+
+// push runs git push. A retried attempt after one whose answer was lost
+// but which landed finds the branch at HEAD already: git reports it up to
+// date, the lease included, so retrying pushes is safe.
+func (r *Repo) push(ctx context.Context, args ...string) error {
+	_, err := r.net(ctx, r.Dir, nil, args...)
 	if err == nil {
 		return nil
 	}
@@ -196,7 +236,7 @@ func (r *Repo) Push(ctx context.Context, branch string, force bool) error {
 // local commits and staged edits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
 	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
@@ -206,14 +246,17 @@ func (r *Repo) Reset(ctx context.Context, branch string) error {
 	return err
 }
 
-// File is a regular file of the tree at HEAD.
+// File is a regular file or a symbolic link of the tree at HEAD.
 type File struct {
 	Path string // slash-separated
-	Mode string // 100644 or 100755
+	Mode string // 100644 or 100755, 120000 for a link
 	blob string
 }
 
-// Files lists the regular files of HEAD (no symlinks or submodules).
+// IsLink reports whether f is a symbolic link; its content is the target.
+func (f File) IsLink() bool { return f.Mode == "120000" }
+
+// Files lists the regular files and symbolic links of HEAD (no submodules).
 func (r *Repo) Files(ctx context.Context) ([]File, error) {
 	out, err := r.run(ctx, r.Dir, nil, "ls-tree", "-r", "-z", "--full-tree", "HEAD")
 	if err != nil {
@@ -223,7 +266,7 @@ func (r *Repo) Files(ctx context.Context) ([]File, error) {
 	for _, ent := range strings.Split(out, "\x00") {
 		meta, path, ok := strings.Cut(ent, "\t")
 		f := strings.Fields(meta)
-		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755") {
+		if !ok || len(f) != 3 || f[1] != "blob" || (f[0] != "100644" && f[0] != "100755" && f[0] != "120000") {
 			continue
 		}
 		files = append(files, File{Path: path, Mode: f[0], blob: f[2]})
@@ -270,19 +313,80 @@ func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
 	return err
 }
 
-// RemoteCommit fetches branch and returns its commit's tree and first
-// parent, or ok=false when the branch does not exist.
-func (r *Repo) RemoteCommit(ctx context.Context, branch string) (tree, parent string, ok bool, err error) {
-	out, err := r.Git(ctx, "ls-remote", "origin", "refs/heads/"+branch)
-	if err != nil || out == "" {
-		return "", "", false, err
+// RemoteCommit fetches branch's tip as refs/remotes/origin/<branch> and
+// returns its commit, tree and first parent, or sha "" when the branch
+// does not exist.
+func (r *Repo) RemoteCommit(ctx context.Context, branch string) (sha, tree, parent string, err error) {
+	out, err := r.net(ctx, r.Dir, nil, "ls-remote", "origin", "refs/heads/"+branch)
+	if err != nil || strings.TrimSpace(out) == "" {
+		return "", "", "", err
 	}
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.Git(ctx, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
-		return "", "", false, err
+	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+		return "", "", "", err
+	}
+	if sha, err = r.Git(ctx, "rev-parse", "--verify", ref+"^{commit}"); err != nil {
+		return "", "", "", err
 	}
 	tree, parent, err = r.CommitInfo(ctx, ref)
-	return tree, parent, err == nil, err
+	return sha, tree, parent, err
+}
+
+// ErrNoShallowExclude is a remote that cannot send a branch's history
+// without that of another (git's --shallow-exclude).
+var ErrNoShallowExclude = errors.New("the remote does not support fetching with --shallow-exclude")
+
+// CommitsNotOn fetches the commits of the remote branch that the remote's
+// base does not reach, and returns them newest first, each with the values
+// of its trailer key. Only those commits are fetched, not base's history.
+func (r *Repo) CommitsNotOn(ctx context.Context, branch, base, key string) ([]Commit, error) {
+	ref := "refs/remotes/origin/" + branch
+	_, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "no commits selected for shallow requests"):
+		return nil, nil // base reaches all of branch
+	case err != nil && strings.Contains(err.Error(), "does not support --shallow-exclude"):
+		return nil, fmt.Errorf("%w: %w", ErrNoShallowExclude, err)
+	case err != nil:
+		return nil, err
+	}
+	// The fetch cut history at base: what ref reaches now is branch's own.
+	return r.Commits(ctx, key, ref, "--not", "refs/remotes/origin/"+base)
+}
+
+// Commit is a commit and the values of one of its trailers.
+type Commit struct {
+	SHA      string
+	Trailers []string
+}
+
+// Commits lists the commits revs select (git rev-list arguments), newest
+// first, with the values of their trailer key.
+func (r *Repo) Commits(ctx context.Context, key string, revs ...string) ([]Commit, error) {
+	args := append([]string{"log", "-z", "--format=%H%n%(trailers:key=" + key + ",valueonly,unfold,separator=%x1f)"}, revs...)
+	out, err := r.run(ctx, r.Dir, nil, append(args, "--")...)
+	if err != nil {
+		return nil, err
+	}
+	var cs []Commit
+	for _, rec := range strings.Split(out, "\x00") {
+		sha, values, _ := strings.Cut(strings.TrimSpace(rec), "\n")
+		if sha == "" {
+			continue
+		}
+		c := Commit{SHA: sha}
+		if values = strings.TrimSpace(values); values != "" {
+			c.Trailers = strings.Split(values, "\x1f")
+		}
+		cs = append(cs, c)
+	}
+	return cs, nil
+}
+
+// WithTrailer returns message with the trailer "key: value" added the way
+// git interpret-trailers does, replacing one of the same key.
+func (r *Repo) WithTrailer(ctx context.Context, message, key, value string) (string, error) {
+	return r.run(ctx, r.Dir, []byte(message), "interpret-trailers", "--if-exists", "replace", "--trailer", key+": "+value)
 }
 
 // CommitInfo returns a commit's tree and first parent from the commit

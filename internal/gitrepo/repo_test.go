@@ -1,6 +1,9 @@
 package gitrepo
 
-import "testing"
+import (
+	"os/exec"
+	"testing"
+)
 
 func TestResolveURL(t *testing.T) {
 	for _, tc := range []struct{ repo, server, want string }{
@@ -14,7 +17,7 @@ func TestResolveURL(t *testing.T) {
 			t.Errorf("ResolveURL(%q, %q) = %q, %v; want %q", tc.repo, tc.server, got, err, tc.want)
 		}
 	}
-	for _, bad := range []string{"config", "ftp://x/y", "a/b/c"} {
+	for _, bad := range []string{"config", "ftp://x/y", "a/b/c", "https://", "https:///x/y.git", "http://:80/x.git", "ssh://", "file://", "file:///"} {
 		if _, err := ResolveURL(bad, ""); err == nil {
 			t.Errorf("ResolveURL(%q) accepted", bad)
 		}
@@ -34,5 +37,28 @@ func TestOwnerName(t *testing.T) {
 	}
 	if _, _, err := OwnerName("file:///config.git"); err == nil {
 		t.Error("OwnerName accepted a URL without owner")
+	}
+}
+
+// The table agrees with git check-ref-format --branch where git is present.
+func TestCheckBranch(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"main": true, "release/1.x": true, "bump/ghcr.io-acme-api-1a2b3c4d": true, "a.b": true, "feature/@x": true, "é": true,
+		"": false, "a..b": false, "-x": false, "foo.lock": false, "a/foo.lock/b": false, "has space": false, "a~1": false,
+		"a^": false, "a:b": false, "a?": false, "a*": false, "a[b": false, `a\b`: false, "/a": false, "a/": false,
+		"a//b": false, "a.": false, ".a": false, "a/.b": false, "a@{1}": false, "@": false, "HEAD": false, "a\tb": false, "a\x7fb": false,
+	} {
+		if err := CheckBranch(name); (err == nil) != ok {
+			t.Errorf("CheckBranch(%q) = %v, want ok=%v", name, err, ok)
+		}
+		if name == "HEAD" || name == "@" || name == "" {
+			continue // --branch expands these (git 2.39 takes HEAD); empty is no argument
+		}
+		if git, err := exec.LookPath("git"); err == nil {
+			gitOK := exec.Command(git, "check-ref-format", "--branch", name).Run() == nil
+			if gitOK != ok {
+				t.Errorf("git check-ref-format --branch %q ok=%v, CheckBranch ok=%v", name, gitOK, ok)
+			}
+		}
 	}
 }
