@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
 func runIn(t *testing.T, dir string, args ...string) (int, string) {
@@ -112,6 +114,27 @@ func TestRemoteTimeout(t *testing.T) {
 		t.Errorf("took %s", took)
 	}
 	if code != 1 || !strings.Contains(out, "kustomization.yaml:1: error GA-RENDER-FAILED: kustomize build failed: kustomize build did not finish within 1s") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
+
+// A git base is refused by default and, with allow-remote, cloned and
+// rendered: the clone kustomize makes is readable, the rest of the
+// machine is not.
+func TestRemoteGitBase(t *testing.T) {
+	g := testenv.StartGitServer(t)
+	g.NewRepo(t, "base", map[string]string{
+		"app/kustomization.yaml": "resources: [cm.yaml]\n",
+		"app/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: from-git}\ndata: {a: b}\n",
+	})
+	ref := g.RepoURL("base") + "//app?ref=main"
+	dir := writeRepo(t, map[string]string{"kustomization.yaml": "resources:\n  - " + ref + "\n"})
+	code, out := runIn(t, dir, "--path", ".")
+	if code != 1 || !strings.Contains(out, "kustomization.yaml:2: error GA-REMOTE-REFUSED: remote "+ref+" is not fetched") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+	code, out = runIn(t, dir, "--path", ".", "--allow-remote")
+	if code != 0 || !strings.Contains(out, "resources=1") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
