@@ -343,7 +343,7 @@ func remoteRefs(file string, b []byte) []*RemoteError {
 			v = v[i+1:]
 		}
 		if IsRemote(v) {
-			out = append(out, &RemoteError{File: file, Line: n.Line, URL: v})
+			out = append(out, &RemoteError{File: file, Line: n.Line, URL: withoutPassword(v)})
 		}
 	}
 	each := func(n *yaml.Node, fn func(*yaml.Node)) {
@@ -375,6 +375,21 @@ func remoteRefs(file string, b []byte) []*RemoteError {
 		}
 	}
 	return out
+}
+
+// withoutPassword masks the userinfo of a URL: the finding names the
+// URL, not the credentials someone wrote into it.
+func withoutPassword(ref string) string {
+	i := strings.Index(ref, "://")
+	if i < 0 {
+		return ref
+	}
+	rest := ref[i+3:]
+	at, end := strings.Index(rest, "@"), strings.IndexAny(rest, "/?#")
+	if at < 0 || end >= 0 && at > end {
+		return ref
+	}
+	return ref[:i+3] + "***" + rest[at:]
 }
 
 var scpURL = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]*@[^/:]+:`)

@@ -56,7 +56,8 @@ func TestRemoteRefusedByDefault(t *testing.T) {
 	srv := cmServer(t, &hits)
 	dir := writeRepo(t, map[string]string{
 		"app/kustomization.yaml": "resources:\n  - " + srv.URL + "/cm.yaml\n  - github.com/example/config//base?ref=v1\n" +
-			"configMapGenerator:\n  - name: gen\n    files:\n      - conf=" + srv.URL + "/conf.txt\n",
+			"configMapGenerator:\n  - name: gen\n    files:\n      - conf=" + srv.URL + "/conf.txt\n" +
+			"components:\n  - https://bot:hunter2@git.example.com/org/repo.git//c\n",
 	})
 	code, out := runIn(t, dir, "--path", ".")
 	if code != 1 {
@@ -69,10 +70,14 @@ func TestRemoteRefusedByDefault(t *testing.T) {
 		"app/kustomization.yaml:2: error GA-REMOTE-REFUSED: remote " + srv.URL + "/cm.yaml is not fetched",
 		"app/kustomization.yaml:3: error GA-REMOTE-REFUSED: remote github.com/example/config//base?ref=v1 is not fetched",
 		"app/kustomization.yaml:7: error GA-REMOTE-REFUSED: remote " + srv.URL + "/conf.txt is not fetched",
+		"app/kustomization.yaml:9: error GA-REMOTE-REFUSED: remote https://***@git.example.com/org/repo.git//c is not fetched",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("missing %q in:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "hunter2") {
+		t.Errorf("password of a remote URL printed:\n%s", out)
 	}
 	if strings.Contains(out, "GA-RENDER-FAILED") {
 		t.Errorf("refusal reported as a render failure:\n%s", out)
