@@ -377,7 +377,7 @@ func remoteRefs(file string, b []byte) []*RemoteError {
 	return out
 }
 
-// withoutPassword masks the userinfo of a URL: the finding names the
+// withoutPassword masks credentials in a URL: the finding names the
 // URL, not the credentials someone wrote into it.
 func withoutPassword(ref string) string {
 	i := strings.Index(ref, "://")
@@ -387,6 +387,12 @@ func withoutPassword(ref string) string {
 	rest := ref[i+3:]
 	at, end := strings.Index(rest, "@"), strings.IndexAny(rest, "/?#")
 	if at < 0 || end >= 0 && at > end {
+		return ref
+	}
+	// ssh://git@host names a user, not a secret; over HTTP a token is
+	// often written as the user name.
+	scheme := strings.ToLower(ref[:i])
+	if !strings.Contains(rest[:at], ":") && scheme != "http" && scheme != "https" {
 		return ref
 	}
 	return ref[:i+3] + "***" + rest[at:]

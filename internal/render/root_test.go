@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -71,5 +72,48 @@ func TestRootsResolve(t *testing.T) {
 	}
 	if _, err := r.ReadFile("out.yaml"); err == nil {
 		t.Error("ReadFile read a link out of the root")
+	}
+}
+
+// Every place kustomize takes a path is checked for what it would
+// fetch; local paths, inline patches and URLs in plain values are not.
+func TestRemoteRefs(t *testing.T) {
+	k := `resources:
+  - ../base
+  - base.v2/app
+  - https://example.com/a.yaml
+  - git@gitlab.example.com:org/repo.git//x
+  - github.com/org/repo//y?ref=v1
+commonAnnotations:
+  docs: https://example.com/not-fetched
+patches:
+  - path: http://example.com/p.yaml
+  - patch: |-
+      - op: add
+        path: /metadata/annotations/u
+        value: https://example.com/inline
+replacements:
+  - path: ssh://git@example.com/r.yaml
+configMapGenerator:
+  - name: c
+    files: [k=https://example.com/f.txt, local.txt]
+    envs: [https://example.com/e.env]
+openapi:
+  path: https://example.com/schema.json
+helmCharts:
+  - name: x
+    repo: https://charts.example.com
+components:
+  - git::https://example.com/c.git
+`
+	var got []string
+	for _, r := range remoteRefs("k.yaml", []byte(k)) {
+		got = append(got, r.URL)
+	}
+	want := []string{"https://example.com/a.yaml", "git@gitlab.example.com:org/repo.git//x", "github.com/org/repo//y?ref=v1",
+		"http://example.com/p.yaml", "ssh://git@example.com/r.yaml", "https://example.com/f.txt", "https://example.com/e.env",
+		"https://example.com/schema.json", "https://charts.example.com", "git::https://example.com/c.git"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
