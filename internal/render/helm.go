@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 )
@@ -26,15 +25,20 @@ type Template struct {
 
 // Helm renders the chart in dir as `helm template` would, with the values
 // files merged in order over the chart's defaults. kubeVersion ("1.33.0")
-// fills .Capabilities.KubeVersion.
-func Helm(dir string, valuesFiles []string, kubeVersion string) ([]Template, error) {
-	ch, err := loader.Load(dir)
+// fills .Capabilities.KubeVersion. The chart and values files are read
+// only inside roots.
+func Helm(dir string, valuesFiles []string, kubeVersion string, roots *Roots) ([]Template, error) {
+	ch, err := loadChart(dir, roots)
 	if err != nil {
 		return nil, fmt.Errorf("loading chart %q: %w", dir, err)
 	}
 	vals := map[string]any{}
 	for _, f := range valuesFiles {
-		v, err := chartutil.ReadValuesFile(f)
+		b, err := roots.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading values %q: %w", f, err)
+		}
+		v, err := chartutil.ReadValues(b)
 		if err != nil {
 			return nil, fmt.Errorf("reading values %q: %w", f, err)
 		}

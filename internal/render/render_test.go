@@ -1,6 +1,7 @@
 package render
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,6 +23,15 @@ func write(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+func roots(t *testing.T, dirs ...string) *Roots {
+	t.Helper()
+	r, err := NewRoots(dirs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // Rendered objects name the file they came from, and the origin
 // annotation used for that is not left in the output nor on disk.
 func TestKustomizeOrigins(t *testing.T) {
@@ -30,7 +40,7 @@ func TestKustomizeOrigins(t *testing.T) {
 		"base/cm.yaml":               "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
 		"overlay/kustomization.yaml": "resources: [../base]\nnamePrefix: p-\nconfigMapGenerator:\n  - name: gen\n    literals: [k=v]\n",
 	})
-	objs, err := Kustomize(filepath.Join(dir, "overlay"))
+	objs, err := Kustomize(context.Background(), filepath.Join(dir, "overlay"), KustomizeOptions{Roots: roots(t, dir)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +74,7 @@ func TestHelmValuesAndSources(t *testing.T) {
 		"c/templates/NOTES.txt": "hello",
 		"prod.yaml":             "count: 5\n",
 	})
-	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, "1.33.0")
+	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, "1.33.0", roots(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"time"
+
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
@@ -25,6 +27,8 @@ type Config struct {
 	FailOn               report.Severity
 	OutputFormat         string
 	SARIFFile            string
+	AllowRemote          bool
+	RemoteTimeout        time.Duration
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -48,6 +52,11 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		FailOn:               report.Severity(in.OneOf("fail-on", "error", "warning", "notice")),
 		OutputFormat:         in.OneOf("output-format", "text", "json", "sarif", "junit"),
 		SARIFFile:            in.String("sarif-file"),
+		AllowRemote:          in.Bool("allow-remote"),
+		RemoteTimeout:        in.Duration("remote-timeout"),
+	}
+	if c.AllowRemote && c.RemoteTimeout == 0 {
+		in.Fail("remote-timeout", "must be above 0 when allow-remote is on")
 	}
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"."}

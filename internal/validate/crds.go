@@ -3,11 +3,11 @@ package validate
 import (
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
 	"github.com/gitops-actions/gitops-actions/internal/policy"
+	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
 
@@ -19,15 +19,27 @@ func isCRD(d *Doc) bool {
 // collectCRDs turns the CustomResourceDefinitions of the input and of
 // crd-path into schemas, so the custom resources beside them are checked,
 // and says which of their kinds are cluster-scoped.
-func collectCRDs(cfg Config, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
+func collectCRDs(cfg Config, roots *render.Roots, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
 	crds := []*Doc{}
 	var findings []report.Finding
 	for _, p := range cfg.CRDPaths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || !isYAML(path) {
+			if err != nil || d.IsDir() {
 				return err
 			}
-			b, err := os.ReadFile(path)
+			if d.Type()&fs.ModeSymlink != 0 {
+				if _, err := roots.Resolve(path); err != nil {
+					if o := outsideFindings(err); o != nil {
+						findings = append(findings, o...)
+						return nil
+					}
+					return err
+				}
+			}
+			if !isYAML(path) {
+				return nil
+			}
+			b, err := roots.ReadFile(path)
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gitops-actions/gitops-actions/internal/render"
+	"github.com/gitops-actions/gitops-actions/internal/report"
 )
 
 // plan is what discovery found under the input paths.
@@ -20,6 +21,7 @@ type plan struct {
 	kustomizations []string // rendered with kustomize (not reached from another)
 	charts         []string // rendered with Helm
 	skippedFiles   int      // not resources by name: kustomization.yaml, Chart.yaml, values, workflows
+	outside        []report.Finding
 }
 
 // nonResourceNames are files that are never Kubernetes objects.
@@ -38,7 +40,7 @@ func slash(p string) string { return filepath.ToSlash(filepath.Clean(p)) }
 // discover walks the paths and sorts what it finds into plain files,
 // kustomizations and charts. Files that a kustomization or chart owns
 // are checked through its rendering, once.
-func discover(cfg Config) (*plan, error) {
+func discover(cfg Config, roots *render.Roots) (*plan, error) {
 	var files []string
 	kdirs := map[string]bool{}
 	cdirs := map[string]bool{}
@@ -53,6 +55,10 @@ func discover(cfg Config) (*plan, error) {
 		if err != nil {
 			return nil, usageErr("path", "%q: %w", root, err)
 		}
+		if _, err := roots.Resolve(root); err != nil {
+			p.outside = append(p.outside, outsideFindings(err)...)
+			continue
+		}
 		if !info.IsDir() {
 			if !seen[slash(root)] {
 				seen[slash(root)] = true
@@ -65,13 +71,23 @@ func discover(cfg Config) (*plan, error) {
 				return err
 			}
 			rel := slash(path)
+			if d.Type()&fs.ModeSymlink != 0 && path != root {
+				// Directory links are not walked; any link is read only
+				// when it stays inside the repository.
+				if _, err := roots.Resolve(path); err != nil {
+					if !ignored(cfg.Ignore, rel) {
+						p.outside = append(p.outside, outsideFindings(err)...)
+					}
+					return nil
+				}
+			}
 			if d.IsDir() {
 				name := d.Name()
 				if path != root && (name == ".git" || name == "node_modules" || name == ".github") || ignored(cfg.Ignore, rel) {
 					return filepath.SkipDir
 				}
 				for _, k := range render.KustomizationFiles {
-					if isKustomizeFile(filepath.Join(path, k)) {
+					if isKustomizeFile(roots, filepath.Join(path, k)) {
 						kdirs[rel] = true
 					}
 				}
@@ -104,7 +120,7 @@ func discover(cfg Config) (*plan, error) {
 	if cfg.Render == "auto" {
 		referenced := map[string]bool{}
 		for d := range kdirs {
-			for _, ref := range kustomizationRefs(d) {
+			for _, ref := range kustomizationRefs(roots, d) {
 				if kdirs[ref] {
 					referenced[ref] = true
 					continue
@@ -139,7 +155,7 @@ func discover(cfg Config) (*plan, error) {
 	for _, f := range files {
 		base := filepath.Base(f)
 		switch {
-		case slices.Contains(render.KustomizationFiles, base) && !isKustomizeFile(f):
+		case slices.Contains(render.KustomizationFiles, base) && !isKustomizeFile(roots, f):
 			// A Flux Kustomization saved as kustomization.yaml is a resource.
 			p.files = append(p.files, f)
 		case slices.Contains(nonResourceNames, base), valuesFiles[f],
@@ -174,10 +190,10 @@ func ignored(globs []string, rel string) bool {
 // kustomizationRefs lists the local files and directories a
 // kustomization in dir names (resources, bases, components, patches,
 // generators), cleaned relative to the current directory.
-func kustomizationRefs(dir string) []string {
+func kustomizationRefs(roots *render.Roots, dir string) []string {
 	var b []byte
 	for _, k := range render.KustomizationFiles {
-		if data, err := os.ReadFile(filepath.Join(dir, k)); err == nil {
+		if data, err := roots.ReadFile(filepath.Join(dir, k)); err == nil {
 			b = data
 			break
 		}
@@ -200,7 +216,7 @@ func kustomizationRefs(dir string) []string {
 	}
 	var refs []string
 	add := func(r string) {
-		if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "github.com/") || strings.Contains(r, "\n") {
+		if r == "" || render.IsRemote(r) || strings.Contains(r, "\n") {
 			return
 		}
 		refs = append(refs, slash(filepath.Join(dir, r)))
@@ -221,11 +237,12 @@ func kustomizationRefs(dir string) []string {
 
 // isKustomizeFile reports whether path is a kustomize kustomization, not
 // a Flux Kustomization object that happens to share the name.
-func isKustomizeFile(path string) bool {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return false
-	}
+func isKustomizeFile(roots *render.Roots, path string) bool {
+	b, err := roots.ReadFile(path)
+	return err == nil && kustomizeContent(b)
+}
+
+func kustomizeContent(b []byte) bool {
 	var head struct {
 		APIVersion string `yaml:"apiVersion"`
 	}

@@ -1,7 +1,6 @@
 package validate
 
 import (
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/gitops-actions/gitops-actions/internal/policy"
+	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/yamledit"
 )
 
@@ -48,7 +48,7 @@ type jsonOp struct {
 // every local kustomization it includes, the outermost first: the first
 // that sets a field is the one whose value is rendered. Files that cannot
 // be read are skipped; kustomize itself reports them.
-func kustomizePatches(dir string) []patch {
+func kustomizePatches(roots *render.Roots, dir string) []patch {
 	var out []patch
 	seen := map[string]bool{}
 	var visit func(dir string)
@@ -58,18 +58,18 @@ func kustomizePatches(dir string) []patch {
 			return
 		}
 		seen[dir] = true
-		kfile, k := readKustomization(dir)
+		kfile, k := readKustomization(roots, dir)
 		if k == nil {
 			return
 		}
 		for _, e := range seq(yamledit.Lookup(k, "patches")) {
-			out = append(out, patchEntry(dir, kfile, e)...)
+			out = append(out, patchEntry(roots, dir, kfile, e)...)
 		}
 		for _, e := range seq(yamledit.Lookup(k, "patchesStrategicMerge")) {
-			out = append(out, smpEntry(dir, kfile, e, nil)...)
+			out = append(out, smpEntry(roots, dir, kfile, e, nil)...)
 		}
 		for _, e := range seq(yamledit.Lookup(k, "patchesJson6902")) {
-			out = append(out, patchEntry(dir, kfile, e)...)
+			out = append(out, patchEntry(roots, dir, kfile, e)...)
 		}
 		for _, e := range seq(yamledit.Lookup(k, "images")) {
 			ie := &imageEntry{name: scalarOf(yamledit.Lookup(e, "name")), newName: scalarOf(yamledit.Lookup(e, "newName")), line: e.Line}
@@ -101,10 +101,10 @@ func kustomizePatches(dir string) []patch {
 }
 
 // readKustomization parses the kustomization of dir; nil when dir has none.
-func readKustomization(dir string) (string, *yaml.Node) {
+func readKustomization(roots *render.Roots, dir string) (string, *yaml.Node) {
 	f := kustomizationFile(dir)
-	b, err := os.ReadFile(f)
-	if err != nil || !isKustomizeFile(f) {
+	b, err := roots.ReadFile(f)
+	if err != nil || !kustomizeContent(b) {
 		return "", nil
 	}
 	var doc yaml.Node
@@ -116,7 +116,7 @@ func readKustomization(dir string) (string, *yaml.Node) {
 
 // patchEntry reads one entry of patches or patchesJson6902: a path or an
 // inline patch, strategic merge or JSON 6902, with an optional target.
-func patchEntry(dir, kfile string, e *yaml.Node) []patch {
+func patchEntry(roots *render.Roots, dir, kfile string, e *yaml.Node) []patch {
 	var kind string
 	var name *regexp.Regexp
 	if t := yamledit.Lookup(e, "target"); t != nil {
@@ -132,7 +132,7 @@ func patchEntry(dir, kfile string, e *yaml.Node) []patch {
 	}
 	if p := scalarOf(yamledit.Lookup(e, "path")); p != "" {
 		f := filepath.Join(dir, p)
-		b, err := os.ReadFile(f)
+		b, err := roots.ReadFile(f)
 		if err != nil {
 			return nil
 		}
@@ -146,13 +146,13 @@ func patchEntry(dir, kfile string, e *yaml.Node) []patch {
 }
 
 // smpEntry reads one patchesStrategicMerge entry: a file or inline YAML.
-func smpEntry(dir, kfile string, e *yaml.Node, target *patch) []patch {
+func smpEntry(roots *render.Roots, dir, kfile string, e *yaml.Node, target *patch) []patch {
 	if e.Kind != yaml.ScalarNode {
 		return nil
 	}
 	if !strings.Contains(e.Value, "\n") {
 		f := filepath.Join(dir, e.Value)
-		if b, err := os.ReadFile(f); err == nil {
+		if b, err := roots.ReadFile(f); err == nil {
 			return parsePatch(slash(f), 0, b, target)
 		}
 		return nil

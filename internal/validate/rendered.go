@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,11 +16,14 @@ import (
 
 // sourceCache parses each file that rendered objects came from once.
 type sourceCache struct {
+	roots *render.Roots
 	mu    sync.Mutex
 	files map[string][]*Doc
 }
 
-func newSourceCache() *sourceCache { return &sourceCache{files: map[string][]*Doc{}} }
+func newSourceCache(roots *render.Roots) *sourceCache {
+	return &sourceCache{roots: roots, files: map[string][]*Doc{}}
+}
 
 func (c *sourceCache) docs(file string) []*Doc {
 	c.mu.Lock()
@@ -28,7 +32,7 @@ func (c *sourceCache) docs(file string) []*Doc {
 		return d
 	}
 	var docs []*Doc
-	if b, err := os.ReadFile(file); err == nil {
+	if b, err := c.roots.ReadFile(file); err == nil {
 		docs, _ = parseDocs(file, b, 0)
 	}
 	c.files[file] = docs
@@ -83,9 +87,12 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, dir string, opts render.KustomizeOptions, sources *sourceCache) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
-	objs, err := render.Kustomize(dir)
+	objs, err := render.Kustomize(ctx, dir, opts)
+	if fs := refusedFindings(err); fs != nil {
+		return nil, fs
+	}
 	if err != nil {
 		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: kfile, Line: 1,
 			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
@@ -111,7 +118,7 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 				}
 				if !generated {
 					if sd := sources.find(src, r.Kind, r.Name); sd != nil {
-						patchesOnce.Do(func() { patches = kustomizePatches(dir) })
+						patchesOnce.Do(func() { patches = kustomizePatches(sources.roots, dir) })
 						return traceKustomized(patches, sd, r.Kind, r.Name, obj, path)
 					}
 				}
@@ -128,9 +135,12 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
+func renderChart(dir string, values []string, k8sVersion string, roots *render.Roots) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
-	ts, err := render.Helm(dir, values, k8sVersion)
+	ts, err := render.Helm(dir, values, k8sVersion, roots)
+	if fs := refusedFindings(err); fs != nil {
+		return nil, fs
+	}
 	if err != nil {
 		file, line := chartFile, 1
 		// Template errors name the template and line: chart/templates/x.yaml:12:3.

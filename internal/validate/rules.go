@@ -15,6 +15,8 @@ const (
 	RuleAPIDeprecated = "GA-API-DEPRECATED"
 	RuleRender        = "GA-RENDER-FAILED"
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
+	RulePathOutside   = "GA-PATH-OUTSIDE"
+	RuleRemote        = "GA-REMOTE-REFUSED"
 )
 
 // ruleMetadata is the SARIF rule table: every built-in rule with its doc.
@@ -24,6 +26,8 @@ func ruleMetadata() map[string]report.Rule {
 		RuleAPIDeprecated:   {ID: RuleAPIDeprecated, ShortDescription: "API version deprecated in the target Kubernetes version", Help: "The apiVersion/kind is deprecated and will be removed: move to the replacement named in the message."},
 		RuleRender:          {ID: RuleRender, ShortDescription: "kustomize or Helm rendering failed", Help: "The kustomization or chart could not be rendered; the message says why (missing base, template error)."},
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
+		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
+		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
 	}

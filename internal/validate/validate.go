@@ -17,6 +17,7 @@ import (
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 	"github.com/gitops-actions/gitops-actions/internal/version"
 )
@@ -61,17 +62,30 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		c.SetQuiet(true)
 	}
 
-	p, err := discover(cfg)
+	// Inputs that name trees outside the current directory (the
+	// repository) are roots of their own.
+	roots, err := render.NewRoots(slices.Concat(cfg.Paths, cfg.HelmValues, cfg.CRDPaths, cfg.Policies, cfg.Data)...)
+	if err != nil {
+		return action.External(err)
+	}
+	p, err := discover(cfg, roots)
 	if err != nil {
 		return err
 	}
-	in := load(ctx, cfg, p, k8sVersion)
+	in := load(ctx, cfg, roots, p, k8sVersion)
+	in.findings = append(in.findings, p.outside...)
 
-	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, in.docs)
+	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, roots, in.docs)
 	if err != nil {
 		return err
 	}
 	in.findings = append(in.findings, crdFindings...)
+	// The policy package reads these trees itself: they are checked
+	// first, and not loaded at all when a link leads out.
+	if out := outsideLinks(roots, slices.Concat(cfg.Policies, cfg.Data)); len(out) > 0 {
+		in.findings = append(in.findings, out...)
+		cfg.Policies, cfg.Data = nil, nil
+	}
 
 	var resources []*Doc
 	skipped := p.skippedFiles
@@ -201,7 +215,7 @@ type loaded struct {
 
 // load reads plain files and renders kustomizations and charts, in
 // parallel; the result is in a stable order.
-func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
+func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVersion string) *loaded {
 	type job struct {
 		kind, path string
 	}
@@ -216,14 +230,19 @@ func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
 		jobs = append(jobs, job{"helm", ch})
 	}
 	results := make([]loaded, len(jobs))
-	origins := newSourceCache()
+	origins := newSourceCache(roots)
+	kopts := render.KustomizeOptions{Roots: roots, AllowRemote: cfg.AllowRemote, RemoteTimeout: cfg.RemoteTimeout}
 	parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
 		var docs []*Doc
 		var fs []report.Finding
 		switch j.kind {
 		case "file":
-			b, err := os.ReadFile(j.path)
+			b, err := roots.ReadFile(j.path)
+			if o := outsideFindings(err); o != nil {
+				fs = o
+				break
+			}
 			if err != nil {
 				fs = []report.Finding{{Source: report.SourceSyntax, Severity: report.Error, File: j.path, Message: fmt.Sprintf("reading file: %v", err)}}
 				break
@@ -236,9 +255,9 @@ func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
 				d.trace = origins.tracer(d.File, i, d.Line)
 			}
 		case "kustomize":
-			docs, fs = renderKustomization(j.path, origins)
+			docs, fs = renderKustomization(ctx, j.path, kopts, origins)
 		case "helm":
-			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion)
+			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion, roots)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
