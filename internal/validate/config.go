@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"time"
+
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
@@ -21,6 +23,7 @@ type Config struct {
 	Data                 []string
 	RegoVersion          string
 	BuiltinPolicies      bool
+	PolicyTimeout        time.Duration
 	DisableRules         []string
 	FailOn               report.Severity
 	OutputFormat         string
@@ -44,10 +47,14 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Data:                 in.List("data"),
 		RegoVersion:          in.OneOf("rego-version", "v1", "v0"),
 		BuiltinPolicies:      in.Bool("builtin-policies"),
+		PolicyTimeout:        in.Duration("policy-timeout"),
 		DisableRules:         in.List("disable-rules"),
 		FailOn:               report.Severity(in.OneOf("fail-on", "error", "warning", "notice")),
 		OutputFormat:         in.OneOf("output-format", "text", "json", "sarif", "junit"),
 		SARIFFile:            in.String("sarif-file"),
+	}
+	if c.PolicyTimeout <= 0 && in.Err() == nil {
+		in.Fail("policy-timeout", "must be longer than 0")
 	}
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"."}

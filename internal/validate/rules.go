@@ -23,6 +23,7 @@ func ruleMetadata() map[string]report.Rule {
 		RuleAPIRemoved:      {ID: RuleAPIRemoved, ShortDescription: "API version removed in the target Kubernetes version", Help: "The apiVersion/kind is no longer served by the target cluster version: move to the replacement named in the message."},
 		RuleAPIDeprecated:   {ID: RuleAPIDeprecated, ShortDescription: "API version deprecated in the target Kubernetes version", Help: "The apiVersion/kind is deprecated and will be removed: move to the replacement named in the message."},
 		RuleRender:          {ID: RuleRender, ShortDescription: "kustomize or Helm rendering failed", Help: "The kustomization or chart could not be rendered; the message says why (missing base, template error)."},
+		policy.RuleLimit:    {ID: policy.RuleLimit, ShortDescription: "A policy was stopped by a time or memory limit", Help: "The policy named in the message ran longer than policy-timeout on this object, or used too much memory; the object's other checks still ran."},
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
