@@ -85,14 +85,16 @@ func NewGatekeeper(ctx context.Context, templates []Template, constraints []map[
 		}
 		target, _ := targets[0].(map[string]any)
 		src, _ := target["rego"].(string)
+		libs, _ := target["libs"].([]any)
 		version := ast.RegoV0
 		if src == "" {
-			// Newer templates carry code: [{engine: Rego, source: {rego, version}}].
+			// Newer templates carry code: [{engine: Rego, source: {rego, libs, version}}].
 			code, _ := target["code"].([]any)
 			for _, c := range code {
 				cm, _ := c.(map[string]any)
 				if cm["engine"] == "Rego" {
 					src = str(cm, "source", "rego")
+					libs, _ = Field(cm, "source", "libs").([]any)
 					if str(cm, "source", "version") == "v1" {
 						version = ast.RegoV1
 					}
@@ -103,7 +105,6 @@ func NewGatekeeper(ctx context.Context, templates []Template, constraints []map[
 			return nil, fmt.Errorf("%s has no Rego", name)
 		}
 		mods := map[string]string{tname + ".rego": src}
-		libs, _ := target["libs"].([]any)
 		for i, l := range libs {
 			if s, ok := l.(string); ok {
 				mods[fmt.Sprintf("%s.lib%d.rego", tname, i)] = s
