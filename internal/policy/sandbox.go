@@ -23,6 +23,8 @@ var Forbidden = map[string]string{
 	"json.verify_schema": "it loads $ref schemas from files and URLs",
 	"rand.intn":          "its result changes from run to run",
 	"uuid.rfc4122":       "its result changes from run to run",
+	// Gatekeeper's own, not OPA's: it asks external data providers.
+	"external_data": "it makes network requests",
 }
 
 // capabilities is every builtin of this OPA except the forbidden ones,
