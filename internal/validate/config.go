@@ -53,7 +53,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		OutputFormat:         in.OneOf("output-format", "text", "json", "sarif", "junit"),
 		SARIFFile:            in.String("sarif-file"),
 	}
-	if c.PolicyTimeout <= 0 && in.Err() == nil {
+	// 0 would mean no limit: a hostile policy could then run forever.
+	if d, err := action.ParseDuration(in.String("policy-timeout")); err == nil && d <= 0 {
 		in.Fail("policy-timeout", "must be longer than 0")
 	}
 	if len(c.Paths) == 0 {
