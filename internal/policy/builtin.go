@@ -45,20 +45,23 @@ type Result struct {
 
 // Builtin evaluates the built-in rules.
 type Builtin struct {
-	pq rego.PreparedEvalQuery
+	pq     rego.PreparedEvalQuery
+	limits *Limits
 }
 
-// NewBuiltin compiles and prepares the built-in rules.
-func NewBuiltin(ctx context.Context) (*Builtin, error) {
+// NewBuiltin compiles and prepares the built-in rules, evaluated within
+// limits as any policy is: the objects they read are untrusted.
+func NewBuiltin(ctx context.Context, limits *Limits) (*Builtin, error) {
 	pq, err := rego.New(
 		rego.Query("data.gitops.builtin.finding"),
 		rego.Module("builtin.rego", builtinRego),
 		rego.SetRegoVersion(ast.RegoV1),
+		rego.Capabilities(capabilities),
 	).PrepareForEval(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("preparing built-in policies: %w", err)
 	}
-	return &Builtin{pq: pq}, nil
+	return &Builtin{pq: pq, limits: limits}, nil
 }
 
 // Kinds are the only kinds any built-in rule looks at; others are not
@@ -77,9 +80,9 @@ func Input(object map[string]any) (ast.Value, error) {
 	return v, nil
 }
 
-// Eval runs the rules on one object (converted by Input) and the
+// Eval runs the rules on one object of unit (converted by Input) and the
 // objects related to it.
-func (b *Builtin) Eval(ctx context.Context, object ast.Value, kind string, related map[string][]any) ([]Result, error) {
+func (b *Builtin) Eval(ctx context.Context, object ast.Value, kind string, related map[string][]any, unit string) ([]Result, error) {
 	if !Kinds[kind] {
 		return nil, nil
 	}
@@ -88,11 +91,10 @@ func (b *Builtin) Eval(ctx context.Context, object ast.Value, kind string, relat
 		return nil, fmt.Errorf("converting related objects: %w", err)
 	}
 	input := ast.NewObject([2]*ast.Term{ast.StringTerm("object"), ast.NewTerm(object)}, [2]*ast.Term{ast.StringTerm("related"), ast.NewTerm(rel)})
-	rs, err := b.pq.Eval(ctx, rego.EvalParsedInput(input))
+	rs, out, err := b.limits.eval(ctx, "the built-in policies", unit, &b.pq, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, fmt.Errorf("evaluating built-in policies: %w", err)
 	}
-	var out []Result
 	for _, r := range rs {
 		for _, e := range r.Expressions {
 			set, _ := e.Value.([]any)

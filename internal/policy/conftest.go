@@ -21,11 +21,14 @@ import (
 // (warnings), or prefixed deny_, violation_, warn_, yield messages.
 type Conftest struct {
 	queries []nsQuery
+	limits  *Limits
 }
 
 type nsQuery struct {
 	ns string
 	pq rego.PreparedEvalQuery
+	// name is how a limit finding names the namespace: with its files.
+	name string
 }
 
 // LoadRego reads every .rego file (not _test.rego) under dirs.
@@ -107,9 +110,9 @@ func RegoVersion(v string) ast.RegoVersion {
 }
 
 // NewConftest compiles the modules once and prepares one query per
-// namespace.
-func NewConftest(ctx context.Context, modules map[string]string, data map[string]any, namespaces []string, version ast.RegoVersion) (*Conftest, error) {
-	c := &Conftest{}
+// namespace, each evaluated within limits.
+func NewConftest(ctx context.Context, modules map[string]string, data map[string]any, namespaces []string, version ast.RegoVersion, limits *Limits) (*Conftest, error) {
+	c := &Conftest{limits: limits}
 	if len(modules) == 0 {
 		return c, nil
 	}
@@ -126,12 +129,20 @@ func NewConftest(ctx context.Context, modules map[string]string, data map[string
 		pq, err := rego.New(
 			rego.ParsedQuery(ast.NewBody(ast.NewExpr(ast.NewTerm(ref)))),
 			rego.Compiler(compiler),
+			rego.Capabilities(capabilities),
 			rego.Store(store),
 		).PrepareForEval(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("preparing policy namespace %q: %w", ns, err)
 		}
-		c.queries = append(c.queries, nsQuery{ns: ns, pq: pq})
+		var files []string
+		for name, m := range compiler.Modules {
+			if p := m.Package.Path.String(); p == ref.String() || strings.HasPrefix(p, ref.String()+".") {
+				files = append(files, name)
+			}
+		}
+		sort.Strings(files)
+		c.queries = append(c.queries, nsQuery{ns: ns, pq: pq, name: fmt.Sprintf("policy namespace %s (%s)", ns, strings.Join(files, ", "))})
 	}
 	return c, nil
 }
@@ -150,7 +161,10 @@ func compile(modules map[string]string, version ast.RegoVersion) (*ast.Compiler,
 		}
 		parsed[n] = m
 	}
-	compiler := ast.NewCompiler().WithDefaultRegoVersion(version)
+	if err := checkForbidden(parsed); err != nil {
+		return nil, err
+	}
+	compiler := ast.NewCompiler().WithDefaultRegoVersion(version).WithCapabilities(capabilities)
 	if compiler.Compile(parsed); compiler.Failed() {
 		return nil, fmt.Errorf("compiling policies: %w", compiler.Errors)
 	}
@@ -160,14 +174,15 @@ func compile(modules map[string]string, version ast.RegoVersion) (*ast.Compiler,
 // Empty reports whether there is nothing to evaluate.
 func (c *Conftest) Empty() bool { return len(c.queries) == 0 }
 
-// Eval runs every namespace's rules on one document.
-func (c *Conftest) Eval(ctx context.Context, object ast.Value) ([]Result, error) {
+// Eval runs every namespace's rules on one document of unit.
+func (c *Conftest) Eval(ctx context.Context, object ast.Value, unit string) ([]Result, error) {
 	var out []Result
 	for _, q := range c.queries {
-		rs, err := q.pq.Eval(ctx, rego.EvalParsedInput(object))
+		rs, lim, err := c.limits.eval(ctx, q.name, unit, &q.pq, rego.EvalParsedInput(object))
 		if err != nil {
 			return nil, fmt.Errorf("evaluating policy namespace %q: %w", q.ns, err)
 		}
+		out = append(out, lim...)
 		for _, r := range rs {
 			for _, e := range r.Expressions {
 				pkg, _ := e.Value.(map[string]any)

@@ -19,6 +19,7 @@ import (
 type Gatekeeper struct {
 	constraints []constraint
 	scope       Scope
+	limits      *Limits
 	// units are the objects of each unit (one rendered kustomization or
 	// chart, or the plain files): what one cluster would hold together.
 	units map[string][]map[string]any
@@ -30,6 +31,8 @@ type Gatekeeper struct {
 
 // template is one ConstraintTemplate's compiled violation query.
 type template struct {
+	// name is how findings name it: the template and its file.
+	name     string
 	query    string
 	compiler *ast.Compiler
 	// inventory templates read data.inventory, so they are prepared per
@@ -58,29 +61,40 @@ func IsConstraint(obj map[string]any) bool {
 	return strings.HasPrefix(av, "constraints.gatekeeper.sh/")
 }
 
+// Template is a ConstraintTemplate and the file it was read from.
+type Template struct {
+	File   string
+	Object map[string]any
+}
+
 // NewGatekeeper compiles each template once; every constraint of its
 // kind shares it. A template that reads data.inventory (unique Ingress
 // hosts, unique Service selectors) sees the objects of the unit under
-// review, as Gatekeeper's replicated data in that unit's cluster.
-func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any, units map[string][]map[string]any, scope Scope) (*Gatekeeper, error) {
+// review, as Gatekeeper's replicated data in that unit's cluster. Every
+// evaluation is within limits.
+func NewGatekeeper(ctx context.Context, templates []Template, constraints []map[string]any, units map[string][]map[string]any, scope Scope, limits *Limits) (*Gatekeeper, error) {
 	queries := map[string]*template{}
-	for _, t := range templates {
+	for _, tf := range templates {
+		t := tf.Object
 		kind := str(t, "spec", "crd", "spec", "names", "kind")
-		name := str(t, "metadata", "name")
+		tname := str(t, "metadata", "name")
+		name := fmt.Sprintf("ConstraintTemplate %q (%s)", tname, tf.File)
 		targets, _ := Field(t, "spec", "targets").([]any)
 		if kind == "" || len(targets) == 0 {
-			return nil, fmt.Errorf("ConstraintTemplate %q has no spec.crd.spec.names.kind or targets", name)
+			return nil, fmt.Errorf("%s has no spec.crd.spec.names.kind or targets", name)
 		}
 		target, _ := targets[0].(map[string]any)
 		src, _ := target["rego"].(string)
+		libs, _ := target["libs"].([]any)
 		version := ast.RegoV0
 		if src == "" {
-			// Newer templates carry code: [{engine: Rego, source: {rego, version}}].
+			// Newer templates carry code: [{engine: Rego, source: {rego, libs, version}}].
 			code, _ := target["code"].([]any)
 			for _, c := range code {
 				cm, _ := c.(map[string]any)
 				if cm["engine"] == "Rego" {
 					src = str(cm, "source", "rego")
+					libs, _ = Field(cm, "source", "libs").([]any)
 					if str(cm, "source", "version") == "v1" {
 						version = ast.RegoV1
 					}
@@ -88,41 +102,40 @@ func NewGatekeeper(ctx context.Context, templates, constraints []map[string]any,
 			}
 		}
 		if src == "" {
-			return nil, fmt.Errorf("ConstraintTemplate %q has no Rego", name)
+			return nil, fmt.Errorf("%s has no Rego", name)
 		}
-		mods := map[string]string{name + ".rego": src}
-		libs, _ := target["libs"].([]any)
+		mods := map[string]string{tname + ".rego": src}
 		for i, l := range libs {
 			if s, ok := l.(string); ok {
-				mods[fmt.Sprintf("%s.lib%d.rego", name, i)] = s
+				mods[fmt.Sprintf("%s.lib%d.rego", tname, i)] = s
 			}
 		}
-		m, err := ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: version})
+		m, err := ast.ParseModuleWithOpts(tname, src, ast.ParserOptions{RegoVersion: version})
 		if err != nil && version == ast.RegoV0 {
 			version = ast.RegoV1
-			m, err = ast.ParseModuleWithOpts(name, src, ast.ParserOptions{RegoVersion: version})
+			m, err = ast.ParseModuleWithOpts(tname, src, ast.ParserOptions{RegoVersion: version})
 		}
 		if err != nil {
-			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		compiler, err := compile(mods, version)
 		if err != nil {
-			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		t := &template{query: m.Package.Path.String() + ".violation", compiler: compiler}
+		tm := &template{name: name, query: m.Package.Path.String() + ".violation", compiler: compiler}
 		for _, src := range mods {
-			t.inventory = t.inventory || strings.Contains(src, "inventory")
+			tm.inventory = tm.inventory || strings.Contains(src, "inventory")
 		}
 		// Prepared now even when it is prepared again per unit, so a
 		// template that cannot be evaluated fails here, with its name.
-		pq, err := rego.New(rego.Query(t.query), rego.Compiler(compiler)).PrepareForEval(ctx)
+		pq, err := rego.New(rego.Query(tm.query), rego.Compiler(compiler), rego.Capabilities(capabilities)).PrepareForEval(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("ConstraintTemplate %q: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		t.pq = &pq
-		queries[kind] = t
+		tm.pq = &pq
+		queries[kind] = tm
 	}
-	g := &Gatekeeper{scope: scope, units: units, stores: map[string]storage.Store{}, prepared: map[*template]map[string]*rego.PreparedEvalQuery{}}
+	g := &Gatekeeper{scope: scope, limits: limits, units: units, stores: map[string]storage.Store{}, prepared: map[*template]map[string]*rego.PreparedEvalQuery{}}
 	for _, c := range constraints {
 		kind, _ := c["kind"].(string)
 		name := str(c, "metadata", "name")
@@ -159,7 +172,7 @@ func (g *Gatekeeper) query(ctx context.Context, t *template, unit string) (*rego
 		store = inmem.NewFromObject(map[string]any{"inventory": g.scope.Inventory(g.units[unit])})
 		g.stores[unit] = store
 	}
-	pq, err := rego.New(rego.Query(t.query), rego.Compiler(t.compiler), rego.Store(store)).PrepareForEval(ctx)
+	pq, err := rego.New(rego.Query(t.query), rego.Compiler(t.compiler), rego.Capabilities(capabilities), rego.Store(store)).PrepareForEval(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -203,10 +216,11 @@ func (g *Gatekeeper) Eval(ctx context.Context, obj map[string]any, unit string) 
 		if err != nil {
 			return nil, fmt.Errorf("preparing constraint %s %q: %w", c.kind, c.name, err)
 		}
-		rs, err := pq.Eval(ctx, rego.EvalInput(input))
+		rs, lim, err := g.limits.eval(ctx, fmt.Sprintf("constraint %s %q of %s", c.kind, c.name, c.tmpl.name), unit, pq, rego.EvalInput(input))
 		if err != nil {
 			return nil, fmt.Errorf("evaluating constraint %s %q: %w", c.kind, c.name, err)
 		}
+		out = append(out, lim...)
 		sev := "error"
 		switch c.action {
 		case "warn":

@@ -29,7 +29,7 @@ func TestSelectorMatches(t *testing.T) {
 
 // Every built-in rule has a doc line and fires from the embedded Rego.
 func TestBuiltinRulesDocumentedAndLive(t *testing.T) {
-	b, err := NewBuiltin(context.Background())
+	b, err := NewBuiltin(context.Background(), NewLimits(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestBuiltinRulesDocumentedAndLive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rs, err := b.Eval(context.Background(), in, "Secret", nil)
+	rs, err := b.Eval(context.Background(), in, "Secret", nil, "")
 	if err != nil || len(rs) != 1 || rs[0].Rule != "GA-PLAINTEXT-SECRET" || rs[0].Path[0] != "data" {
 		t.Fatalf("Eval = %+v, %v", rs, err)
 	}

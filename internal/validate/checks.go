@@ -27,11 +27,12 @@ type checkers struct {
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
 	c := &checkers{cfg: cfg, minor: minor}
 	var err error
+	limits := policy.NewLimits(cfg.PolicyTimeout)
 	if c.schema, err = newSchemaChecker(cfg, schemaMinor, docs, crds); err != nil {
 		return nil, err
 	}
 	if cfg.BuiltinPolicies {
-		if c.builtin, err = policy.NewBuiltin(ctx); err != nil {
+		if c.builtin, err = policy.NewBuiltin(ctx, limits); err != nil {
 			c.close()
 			return nil, err
 		}
@@ -48,7 +49,7 @@ func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, doc
 			c.close()
 			return nil, usageErr("data", "%w", err)
 		}
-		if c.conftest, err = policy.NewConftest(ctx, mods, data, cfg.PolicyNamespaces, policy.RegoVersion(cfg.RegoVersion)); err != nil {
+		if c.conftest, err = policy.NewConftest(ctx, mods, data, cfg.PolicyNamespaces, policy.RegoVersion(cfg.RegoVersion), limits); err != nil {
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}
@@ -61,7 +62,7 @@ func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, doc
 		for _, d := range docs {
 			units[d.Unit] = append(units[d.Unit], d.Object)
 		}
-		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints, units, scope); err != nil {
+		if c.gatekeeper, err = policy.NewGatekeeper(ctx, templates, constraints, units, scope, limits); err != nil {
 			c.close()
 			return nil, usageErr("policy", "%w", err)
 		}
@@ -142,11 +143,11 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 			add(report.SourcePolicy, nil, err)
 		} else {
 			if c.builtin != nil {
-				rs, err := c.builtin.Eval(ctx, input, r.Kind, c.related[d])
+				rs, err := c.builtin.Eval(ctx, input, r.Kind, c.related[d], d.Unit)
 				add(report.SourcePolicy, rs, err)
 			}
 			if c.conftest != nil && !c.conftest.Empty() {
-				rs, err := c.conftest.Eval(ctx, input)
+				rs, err := c.conftest.Eval(ctx, input, d.Unit)
 				add(report.SourcePolicy, rs, err)
 			}
 		}
@@ -160,7 +161,7 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 
 // gatekeeperObjects reads ConstraintTemplates and constraints from the
 // YAML files of the policy directories.
-func gatekeeperObjects(dirs []string) (templates, constraints []map[string]any, err error) {
+func gatekeeperObjects(dirs []string) (templates []policy.Template, constraints []map[string]any, err error) {
 	for _, dir := range dirs {
 		err := filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
 			if err != nil || e.IsDir() || !isYAML(path) || filepath.Ext(path) == ".json" {
@@ -178,7 +179,7 @@ func gatekeeperObjects(dirs []string) (templates, constraints []map[string]any, 
 				switch {
 				case d.Object == nil:
 				case policy.IsTemplate(d.Object):
-					templates = append(templates, d.Object)
+					templates = append(templates, policy.Template{File: filepath.ToSlash(path), Object: d.Object})
 				case policy.IsConstraint(d.Object):
 					constraints = append(constraints, d.Object)
 				}

@@ -23,6 +23,7 @@ type Config struct {
 	Data                 []string
 	RegoVersion          string
 	BuiltinPolicies      bool
+	PolicyTimeout        time.Duration
 	DisableRules         []string
 	FailOn               report.Severity
 	OutputFormat         string
@@ -48,6 +49,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Data:                 in.List("data"),
 		RegoVersion:          in.OneOf("rego-version", "v1", "v0"),
 		BuiltinPolicies:      in.Bool("builtin-policies"),
+		PolicyTimeout:        in.Duration("policy-timeout"),
 		DisableRules:         in.List("disable-rules"),
 		FailOn:               report.Severity(in.OneOf("fail-on", "error", "warning", "notice")),
 		OutputFormat:         in.OneOf("output-format", "text", "json", "sarif", "junit"),
@@ -57,6 +59,10 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	}
 	if c.AllowRemote && c.RemoteTimeout == 0 {
 		in.Fail("remote-timeout", "must be above 0 when allow-remote is on")
+	}
+	// 0 would mean no limit: a hostile policy could then run forever.
+	if d, err := action.ParseDuration(in.String("policy-timeout")); err == nil && d <= 0 {
+		in.Fail("policy-timeout", "must be longer than 0")
 	}
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"."}

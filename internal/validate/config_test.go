@@ -3,6 +3,7 @@ package validate
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/manifest"
@@ -50,6 +51,10 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad render", args: []string{"--render", "maybe"}, bad: true},
 		{name: "bad output format", args: []string{"--output-format", "xml"}, bad: true},
 		{name: "bad rego version", args: []string{"--rego-version", "v2"}, bad: true},
+		{name: "policy timeout", check: func(c Config) bool { return c.PolicyTimeout == 10*time.Second }},
+		{name: "policy timeout set", args: []string{"--policy-timeout", "90s"}, check: func(c Config) bool { return c.PolicyTimeout == 90*time.Second }},
+		{name: "policy timeout 0", args: []string{"--policy-timeout", "0"}, bad: true},
+		{name: "bad policy timeout", args: []string{"--policy-timeout", "soon"}, bad: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.args, tc.env)
