@@ -78,29 +78,13 @@ func TestFailedDeleteIsListedOthersGoOnExit3(t *testing.T) {
 	}
 }
 
-// within fails the test when f has not returned after d: a hang, not a
-// slow pass.
-func within(t *testing.T, d time.Duration, f func()) time.Duration {
-	t.Helper()
-	start := time.Now()
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-	case <-time.After(d):
-		t.Fatalf("still running after %s", d)
-	}
-	return time.Since(start)
-}
-
 // A registry that accepts connections and never answers ends the run with
 // exit 3 once the tries are spent, naming them; it does not hang.
 func TestSilentRegistryExits3(t *testing.T) {
 	repo := testenv.Silent(t) + "/app"
-	o := transport.Options{ConnectTimeout: 300 * time.Millisecond, ResponseTimeout: 300 * time.Millisecond, IdleTimeout: 300 * time.Millisecond,
-		Attempts: 3, Backoff: 10 * time.Millisecond}
+	o := transport.Tight(300*time.Millisecond, 3)
 	var res result
-	took := within(t, 30*time.Second, func() {
+	took := testenv.Within(t, 30*time.Second, func() {
 		res = runPruneWith(t, o, "--repository", repo, "--provider", "registry", "--tag-filter", "^pr-", "--registry-username", "pruner", "--registry-password", "s3cret-pw")
 	})
 	if res.code != 3 || !strings.Contains(res.stderr, "gave up after 3 attempts") {

@@ -97,3 +97,18 @@ func pipe(c net.Conn, backend string, done <-chan struct{}) {
 	go io.Copy(b, c)
 	io.Copy(c, b)
 }
+
+// Within runs f and fails the test when f has not returned after d: a
+// hang, not a slow pass. It returns how long f took.
+func Within(t testing.TB, d time.Duration, f func()) time.Duration {
+	t.Helper()
+	start := time.Now()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("still running after %s", d)
+	}
+	return time.Since(start)
+}

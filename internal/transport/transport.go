@@ -51,6 +51,12 @@ type Options struct {
 	MaxRetryAfter time.Duration
 }
 
+// Tight is d for every wait and attempts tries with pauses of a few
+// milliseconds: what a test against a silent server can wait out.
+func Tight(d time.Duration, attempts int) Options {
+	return Options{ConnectTimeout: d, ResponseTimeout: d, IdleTimeout: d, Attempts: attempts, Backoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+}
+
 func (o Options) withDefaults() Options {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -178,8 +184,13 @@ func (t *Transport) Client() *http.Client { return &http.Client{Transport: t} }
 // two); it keeps retrying whole blob uploads, whose bodies t cannot
 // replay, on the same transient failures with t's backoff.
 func (t *Transport) Remote() []remote.Option {
+	return append(t.RemoteRetry(), remote.WithTransport(t))
+}
+
+// RemoteRetry is Remote without the transport, for a caller that routes
+// requests to several Transports itself.
+func (t *Transport) RemoteRetry() []remote.Option {
 	return []remote.Option{
-		remote.WithTransport(t),
 		remote.WithRetryStatusCodes(),
 		remote.WithRetryPredicate(Retryable),
 		remote.WithRetryBackoff(remote.Backoff{Duration: t.o.Backoff, Factor: 2, Jitter: 0.5, Steps: t.o.Attempts, Cap: t.o.MaxBackoff}),
