@@ -2,9 +2,14 @@ package scan
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -69,5 +74,52 @@ func TestSilentDBRepositoryExits3(t *testing.T) {
 	})
 	if r.code != 3 || !strings.Contains(r.stderr, "gave up after 3 attempts") {
 		t.Errorf("exit %d after %s, stderr %q; want exit 3 saying it gave up after 3 attempts", r.code, took, r.stderr)
+	}
+}
+
+// A registry's 429 with Retry-After is waited out for as long as it asks,
+// then the scan goes on.
+func TestRetryAfterIsHonoured(t *testing.T) {
+	img, _ := fixture(t)
+	reg := testenv.StartRegistry(t, "ci", "s3cret")
+	ref, err := name.ParseReference(reg.Ref("acme/api:1.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(ref, img, reg.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	backend, _ := url.Parse(reg.URL)
+	proxy := httputil.NewSingleHostReverseProxy(backend)
+	var mu sync.Mutex
+	var limitedAt, retriedAt time.Time
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			mu.Lock()
+			first := limitedAt.IsZero()
+			if first {
+				limitedAt = time.Now()
+			} else if retriedAt.IsZero() {
+				retriedAt = time.Now()
+			}
+			mu.Unlock()
+			if first {
+				w.Header().Set("Retry-After", "3")
+				http.Error(w, `{"errors":[{"code":"TOOMANYREQUESTS","message":"slow down"}]}`, http.StatusTooManyRequests)
+				return
+			}
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(front.Close)
+	r := runScan(t, "--image-ref", strings.TrimPrefix(front.URL, "http://")+"/acme/api:1.0", "--registry-username", reg.Username, "--registry-password", reg.Password,
+		"--vulnerabilities=false", "--sbom-file", filepath.Join(t.TempDir(), "sbom.json"))
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if gap := retriedAt.Sub(limitedAt); gap < 3*time.Second {
+		t.Errorf("the manifest was asked for again after %s, before the Retry-After of 3s", gap)
 	}
 }
