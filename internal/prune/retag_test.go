@@ -1,8 +1,11 @@
 package prune
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +92,42 @@ func retag(tb testing.TB, from, to string, opts ...remote.Option) {
 	}
 	if err := remote.Tag(dst, desc, opts...); err != nil {
 		tb.Fatalf("tagging %s as %s: %v", from, to, err)
+	}
+}
+
+// brokenListing answers tags/list with 500 once broken is set.
+type brokenListing struct {
+	next   http.Handler
+	broken atomic.Bool
+}
+
+func (b *brokenListing) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if b.broken.Load() && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		http.Error(w, `{"errors":[{"code":"UNKNOWN","message":"index offline"}]}`, http.StatusInternalServerError)
+		return
+	}
+	b.next.ServeHTTP(w, r)
+}
+
+// Without a fresh look at the tags nothing is deleted: a failed re-read
+// fails the batch, it does not fall back on the plan's old picture.
+func TestFailedRecheckDeletesNothing(t *testing.T) {
+	front := &brokenListing{next: quietRegistry()}
+	srv := httptest.NewServer(front)
+	t.Cleanup(srv.Close)
+	repo := strings.TrimPrefix(srv.URL, "http://") + "/app"
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	for _, tag := range []string{"pr-1", "pr-2"} {
+		push(t, repo+":"+tag, imageAt(t, old))
+	}
+	t.Cleanup(func() { afterPlan = func(string) {} })
+	afterPlan = func(string) { front.broken.Store(true) }
+	res := runPrune(t, "--repository", repo, "--provider", "registry", "--tag-filter", "^pr-")
+	front.broken.Store(false)
+	if res.code != 3 || len(res.report.Deleted) != 0 || len(res.report.Failed) != 2 || !strings.Contains(res.report.Failed[0].Error, "re-reading the tags") {
+		t.Errorf("exit %d, deleted %d, failed %+v; want exit 3, nothing deleted, both failed for the re-read", res.code, len(res.report.Deleted), res.report.Failed)
+	}
+	if tags := listTags(t, repo); !slices.Equal(tags, []string{"pr-1", "pr-2"}) {
+		t.Errorf("tags left %v, want both", tags)
 	}
 }
