@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	httptransport "github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // registryAccess is how this run reaches registries: credentials and which
@@ -129,15 +131,14 @@ func (t hostTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 func (ra *registryAccess) remoteOpts(ctx context.Context) []remote.Option {
-	base := remote.DefaultTransport.(*http.Transport)
-	noVfy := base.Clone()
-	noVfy.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // only for registries listed as insecure
-	return []remote.Option{
+	base := httptransport.For(ctx)
+	noVfy := base.WithTLS(&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only for registries listed as insecure
+	return append(base.RemoteRetry(),
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(ra.auth),
 		remote.WithTransport(hostTransport{ra: ra, secure: base, noVfy: noVfy}),
 		remote.WithJobs(4),
-	}
+	)
 }
 
 // classify turns registry errors into exit codes: a missing base or a

@@ -61,7 +61,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	var gh *github
 	if cfg.Mode == "pull-request" {
-		if gh, err = newGitHub(cfg, c); err != nil {
+		if gh, err = newGitHub(ctx, cfg, c); err != nil {
 			return err
 		}
 	}

@@ -11,8 +11,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 const secretToken = "ghs_e2eSecretTokenValue"
@@ -96,7 +98,9 @@ func runAction(t *testing.T, env map[string]string, args ...string) runResult {
 		return ""
 	}
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), append([]string{"bump-manifest", "--report-file", reportFile}, args...), getenv, &stdout, &stderr)
+	// Retries without the pauses: a test waits out no backoff.
+	ctx := transport.WithOptions(context.Background(), transport.Options{Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	code := Main(ctx, append([]string{"bump-manifest", "--report-file", reportFile}, args...), getenv, &stdout, &stderr)
 	rep, _ := os.ReadFile(reportFile)
 	res := runResult{code: code, stdout: stdout.String(), stderr: stderr.String(), report: string(rep), outputs: map[string]string{}}
 	var r struct{ Outputs map[string]string }

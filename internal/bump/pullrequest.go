@@ -5,8 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -16,10 +14,11 @@ import (
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // apiAttempts bounds tries of one GitHub API call answering 5xx.
-const apiAttempts = 4
+const apiAttempts = transport.DefaultAttempts
 
 // github is the API client for one repository.
 type github struct {
@@ -27,7 +26,7 @@ type github struct {
 	owner, name string
 }
 
-func newGitHub(cfg Config, c *action.Context) (*github, error) {
+func newGitHub(ctx context.Context, cfg Config, c *action.Context) (*github, error) {
 	owner, name, err := gitrepo.OwnerName(cfg.Repository)
 	if err != nil {
 		return nil, action.UsageErr("repository", fmt.Errorf("pull-request mode needs a GitHub repository: %w", err))
@@ -39,48 +38,9 @@ func newGitHub(cfg Config, c *action.Context) (*github, error) {
 	if err != nil || (base.Scheme != "https" && base.Scheme != "http") {
 		return nil, action.Usage("github-api-url", "%q is not an http(s) URL", cfg.GitHubAPIURL)
 	}
-	hc := &http.Client{Transport: &retryTransport{base: http.DefaultTransport, attempts: apiAttempts, logf: c.Logf}}
-	client := gogithub.NewClient(hc).WithAuthToken(cfg.Token)
+	client := gogithub.NewClient(transport.For(ctx).WithLogf(c.Logf).Client()).WithAuthToken(cfg.Token)
 	client.BaseURL = base
 	return &github{client: client, owner: owner, name: name}, nil
-}
-
-// retryTransport retries requests that fail or answer 5xx, with backoff.
-type retryTransport struct {
-	base     http.RoundTripper
-	attempts int
-	logf     func(string, ...any)
-}
-
-func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	for i := 1; ; i++ {
-		r := req
-		if i > 1 && req.Body != nil {
-			if req.GetBody == nil {
-				return nil, fmt.Errorf("%s %s: cannot resend the request body", req.Method, req.URL.Path)
-			}
-			body, err := req.GetBody()
-			if err != nil {
-				return nil, err
-			}
-			r = req.Clone(req.Context())
-			r.Body = body
-		}
-		resp, err := t.base.RoundTrip(r)
-		if err == nil && resp.StatusCode < 500 || i >= t.attempts {
-			return resp, err
-		}
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			t.logf("GitHub API %s %s answered %s (attempt %d of %d)", req.Method, req.URL.Path, resp.Status, i, t.attempts)
-		} else {
-			t.logf("GitHub API %s %s: %v (attempt %d of %d)", req.Method, req.URL.Path, err, i, t.attempts)
-		}
-		if err := backoff(req.Context(), i); err != nil {
-			return nil, err
-		}
-	}
 }
 
 // Slashes go too: bump/a/b and bump/a/b/c cannot both be branches.

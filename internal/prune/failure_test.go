@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gitops-actions/gitops-actions/internal/testenv"
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 func TestBadInputExits2NamingTheInput(t *testing.T) {
@@ -72,5 +75,40 @@ func TestFailedDeleteIsListedOthersGoOnExit3(t *testing.T) {
 	}
 	if res.report.Outputs["deleted"] != "2" {
 		t.Errorf("outputs %v", res.report.Outputs)
+	}
+}
+
+// A registry that accepts connections and never answers ends the run with
+// exit 3 once the tries are spent, naming them; it does not hang.
+func TestSilentRegistryExits3(t *testing.T) {
+	repo := testenv.Silent(t) + "/app"
+	o := transport.Tight(300*time.Millisecond, 3)
+	var res result
+	took := testenv.Within(t, 30*time.Second, func() {
+		res = runPruneWith(t, o, "--repository", repo, "--provider", "registry", "--tag-filter", "^pr-", "--registry-username", "pruner", "--registry-password", "s3cret-pw")
+	})
+	if res.code != 3 || !strings.Contains(res.stderr, "gave up after 3 attempts") {
+		t.Errorf("exit %d after %s, stderr %q; want exit 3 saying it gave up after 3 attempts", res.code, took, res.stderr)
+	}
+	if took > 15*time.Second {
+		t.Errorf("took %s", took)
+	}
+}
+
+// A registry that refuses connections for a moment, then resets the first
+// ones it accepts (a restart, a load balancer draining) is waited for.
+func TestRefusedThenResetRegistryIsRetried(t *testing.T) {
+	reg := testenv.StartRegistry(t, "pruner", "s3cret-pw")
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	d := push(t, reg.Ref("app")+":pr-1", imageAt(t, old), reg.Options()...)
+	front, resets := testenv.Flaky(t, reg.Host, 500*time.Millisecond, 2)
+	o := transport.Options{Attempts: 8, Backoff: 100 * time.Millisecond, MaxBackoff: 500 * time.Millisecond}
+	res := runPruneWith(t, o, "--repository", front+"/app", "--provider", "registry", "--tag-filter", "^pr-",
+		"--registry-username", reg.Username, "--registry-password", reg.Password)
+	if res.code != 0 || !slices.Equal(digestsOf(res.report.Deleted), []string{d}) {
+		t.Errorf("exit %d, deleted %v; want exit 0 and pr-1 %s deleted", res.code, digestsOf(res.report.Deleted), d)
+	}
+	if resets.Load() != 2 {
+		t.Errorf("%d connections reset, want 2", resets.Load())
 	}
 }

@@ -3,13 +3,14 @@ package prune
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // ghcrProvider prunes a GitHub container package through the Packages
@@ -22,12 +23,12 @@ type ghcrProvider struct {
 	org   *bool // resolved on first List
 }
 
-func newGHCR(apiURL, token, repoPath string, rt http.RoundTripper) (*ghcrProvider, error) {
+func newGHCR(apiURL, token, repoPath string, rt *transport.Transport) (*ghcrProvider, error) {
 	owner, pkg, ok := strings.Cut(repoPath, "/")
 	if !ok || pkg == "" {
 		return nil, fmt.Errorf("%q is not OWNER/PACKAGE", repoPath)
 	}
-	gh := github.NewClient(&http.Client{Transport: rt}).WithAuthToken(token)
+	gh := github.NewClient(rt.Client()).WithAuthToken(token)
 	base, err := url.Parse(strings.TrimSuffix(apiURL, "/") + "/")
 	if err != nil {
 		return nil, fmt.Errorf("GitHub API URL %q: %w", apiURL, err)
@@ -89,6 +90,12 @@ func (p *ghcrProvider) List(ctx context.Context) ([]Version, error) {
 		}
 		opts.Page = resp.NextPage
 	}
+}
+
+// CurrentTags lists the package versions again.
+func (p *ghcrProvider) CurrentTags(ctx context.Context, _ func(string) bool) (map[string]string, error) {
+	vs, err := p.List(ctx)
+	return tagsOf(vs), err
 }
 
 func (p *ghcrProvider) Delete(ctx context.Context, s Step) error {

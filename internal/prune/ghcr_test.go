@@ -234,8 +234,10 @@ func TestGHCRProvider(t *testing.T) {
 		wantIDs = append(wantIDs, api.add(fakeDigest(fmt.Sprint("old-", i)), old))
 	}
 	slices.Sort(wantIDs)
-	// Two listings of two pages each, one delete per planned version.
-	api.gh.Expect("GET", api.versionsPath, 4)
+	// Two listings of two pages each, one delete per planned version, and
+	// a re-listing before each batch of 64 deletes: two pages before the
+	// first, one (58 left) before the second.
+	api.gh.Expect("GET", api.versionsPath, 7)
 	api.gh.Expect("DELETE", api.versionsPath+"/{id}", len(wantIDs))
 
 	args := []string{"--repository", repo, "--provider", "ghcr", "--github-api-url", apiURL, "--token", api.token, "--registry-username", reg.Username, "--registry-password", reg.Password, "--tag-filter", "^pr-", "--older-than", "7d"}
@@ -260,8 +262,8 @@ func TestGHCRProvider(t *testing.T) {
 	if !slices.Equal(got, wantIDs) {
 		t.Errorf("deleted version IDs %v,\nwant %v", got, wantIDs)
 	}
-	if !slices.Equal(pages, []int{1, 2, 1, 2}) {
-		t.Errorf("pages read %v, want 1 and 2 in each run", pages)
+	if !slices.Equal(pages, []int{1, 2, 1, 2, 1, 2, 1}) {
+		t.Errorf("pages read %v, want 1 and 2 in each listing and each re-check", pages)
 	}
 	for _, k := range []string{"page2", "delete"} {
 		if gaps[k] < time.Second {

@@ -51,6 +51,12 @@ func (p *googleProvider) List(ctx context.Context) ([]Version, error) {
 	return out, nil
 }
 
+// CurrentTags reads the manifest map again: one request.
+func (p *googleProvider) CurrentTags(ctx context.Context, _ func(string) bool) (map[string]string, error) {
+	vs, err := p.List(ctx)
+	return tagsOf(vs), err
+}
+
 func (p *googleProvider) Delete(ctx context.Context, s Step) error {
 	for _, t := range s.Tags {
 		if err := p.c.deleteManifest(ctx, t); err != nil {

@@ -22,19 +22,26 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/google/go-containerregistry/pkg/v1/validate"
+
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
+
+// quickRetries keep the limits but not the pauses: a test waits out no
+// backoff (a Retry-After it still does).
+var quickRetries = transport.Options{Backoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond}
 
 // pruneReport is the JSON report as a user's script would read it.
 type pruneReport struct {
-	Status    string            `json:"status"`
-	Error     string            `json:"error"`
-	Outputs   map[string]string `json:"outputs"`
-	DryRun    bool              `json:"dryRun"`
-	Planned   []Decision        `json:"planned"`
-	Deleted   []Decision        `json:"deleted"`
-	Kept      []Decision        `json:"kept"`
-	Protected []Decision        `json:"protected"`
-	Failed    []Decision        `json:"failed"`
+	Status          string            `json:"status"`
+	Error           string            `json:"error"`
+	Outputs         map[string]string `json:"outputs"`
+	DryRun          bool              `json:"dryRun"`
+	Planned         []Decision        `json:"planned"`
+	Deleted         []Decision        `json:"deleted"`
+	Kept            []Decision        `json:"kept"`
+	Protected       []Decision        `json:"protected"`
+	Failed          []Decision        `json:"failed"`
+	SkippedRetagged []Decision        `json:"skippedRetagged"`
 }
 
 type result struct {
@@ -47,11 +54,17 @@ type result struct {
 // runPrune runs the action's real entry point in-process.
 func runPrune(t *testing.T, args ...string) result {
 	t.Helper()
+	return runPruneWith(t, quickRetries, args...)
+}
+
+// runPruneWith runs it with the network limits o.
+func runPruneWith(t *testing.T, o transport.Options, args ...string) result {
+	t.Helper()
 	dir := t.TempDir()
 	rep := filepath.Join(dir, "report.json")
 	var out, errb bytes.Buffer
 	env := map[string]string{"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md")}
-	code := Main(context.Background(), append([]string{"prune-images", "--report-file", rep}, args...), func(k string) string { return env[k] }, &out, &errb)
+	code := Main(transport.WithOptions(context.Background(), o), append([]string{"prune-images", "--report-file", rep}, args...), func(k string) string { return env[k] }, &out, &errb)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	if md, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"]); err == nil {
 		r.summary = string(md)

@@ -55,18 +55,24 @@ type Plan struct {
 	Steps      []Step
 	Kept       []Decision
 	Protected  []Decision
+
+	// What planning saw, for the re-check before the deletes: the digest
+	// each tag named, and the tags the steps remove.
+	tagDigest map[string]string
+	removed   map[string]bool
 }
 
 // MakePlan chooses candidates by the rules, then protects everything a
 // kept tag reaches: no step ever deletes a manifest reachable from a tag
 // that stays, nor removes the last tag of one.
 func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, r Rules, g Graph, concurrency int) (*Plan, error) {
-	plan := &Plan{Repository: repo}
+	plan := &Plan{Repository: repo, tagDigest: map[string]string{}}
 	candTags := make(map[string][]string, len(versions)) // digest -> tags the filters select
 	var tagged, untagged []Version
 	for _, v := range versions {
 		var ct []string
 		for _, t := range v.Tags {
+			plan.tagDigest[t] = v.Digest
 			if r.Candidate(t) {
 				ct = append(ct, t)
 			}
@@ -116,6 +122,7 @@ func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, 
 			removed[t] = true
 		}
 	}
+	plan.removed = removed
 	reach, err := reachable(ctx, versions, removed, g, concurrency)
 	if err != nil {
 		return nil, err
@@ -199,12 +206,18 @@ func reachable(ctx context.Context, versions []Version, removed map[string]bool,
 			}
 		}
 	}
-	if concurrency < 1 {
-		concurrency = 1
+	if err := walk(ctx, reach, frontier, attached, g, concurrency); err != nil {
+		return nil, err
 	}
+	return reach, nil
+}
+
+// walk extends reach from frontier, each digest reached inheriting the tag
+// of the digest that reaches it.
+func walk(ctx context.Context, reach map[string]string, frontier []string, attached map[string][]string, g Graph, concurrency int) error {
 	for len(frontier) > 0 {
 		refs := make([][]string, len(frontier))
-		errs := each(ctx, len(frontier), concurrency, func(i int) error {
+		errs := each(ctx, len(frontier), max(concurrency, 1), func(i int) error {
 			var err error
 			refs[i], err = g.Refs(ctx, frontier[i])
 			return err
@@ -212,7 +225,7 @@ func reachable(ctx context.Context, versions []Version, removed map[string]bool,
 		var next []string
 		for i, d := range frontier {
 			if errs[i] != nil {
-				return nil, fmt.Errorf("reading what %s reaches (kept by tag %q): %w", d, reach[d], errs[i])
+				return fmt.Errorf("reading what %s reaches (kept by tag %q): %w", d, reach[d], errs[i])
 			}
 			for _, r := range append(refs[i], attached[d]...) {
 				if reach[r] == "" {
@@ -223,5 +236,5 @@ func reachable(ctx context.Context, versions []Version, removed map[string]bool,
 		}
 		frontier = next
 	}
-	return reach, nil
+	return nil
 }

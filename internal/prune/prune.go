@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/google"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // Main runs the prune-images action and returns its exit code.
@@ -96,7 +96,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	rt := newRateTransport(baseTransport())
+	rt := transport.For(ctx).WithLogf(c.Logf)
 	rules := Rules{Untagged: cfg.Untagged, TagFilter: cfg.TagFilter, ExcludeTags: cfg.ExcludeTags, Keep: cfg.Keep, OlderThan: cfg.OlderThan, Now: time.Now()}
 	var ages *ageCache
 	if cfg.AgeCache != "" {
@@ -134,7 +134,7 @@ func deletedDigests(outs []outcome) []string {
 }
 
 // prune plans one repository and, unless dry-run, carries the plan out.
-func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t target, rt http.RoundTripper, ages *ageCache) (*Plan, []error, error) {
+func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t target, rt *transport.Transport, ages *ageCache) (*Plan, []error, error) {
 	p, g, err := open(ctx, cfg, rules, t, rt, ages)
 	if err != nil {
 		return nil, nil, err
@@ -151,8 +151,13 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 	if cfg.DryRun {
 		return plan, nil, nil
 	}
-	return plan, execute(ctx, p, plan.Steps, cfg.Concurrency), nil
+	afterPlan(t.ref.String())
+	return plan, execute(ctx, p, g, plan, cfg.Concurrency, readConcurrency(cfg)), nil
 }
+
+// afterPlan runs between planning and the deletes; tests change the
+// repository there, as a push during a run would.
+var afterPlan = func(repo string) {}
 
 // readConcurrency bounds the manifest reads of listing and planning.
 // concurrency is about deletes, which registries pay for dearly; reads are
@@ -160,7 +165,7 @@ func prune(ctx context.Context, c *action.Context, cfg Config, rules Rules, t ta
 func readConcurrency(cfg Config) int { return max(4*cfg.Concurrency, 16) }
 
 // open makes the provider and the registry reader for one repository.
-func open(ctx context.Context, cfg Config, rules Rules, t target, rt http.RoundTripper, ages *ageCache) (Provider, Graph, error) {
+func open(ctx context.Context, cfg Config, rules Rules, t target, rt *transport.Transport, ages *ageCache) (Provider, Graph, error) {
 	auth, err := registryAuth(cfg, t)
 	if err != nil {
 		return nil, nil, err
@@ -250,7 +255,7 @@ func when(t time.Time) string {
 }
 
 func finish(c *action.Context, cfg Config, outs []outcome) error {
-	var planned, deleted, failed, kept, protected []Decision
+	var planned, deleted, failed, kept, protected, retagged []Decision
 	candidates := 0
 	var errs []error
 	for _, o := range outs {
@@ -269,6 +274,14 @@ func finish(c *action.Context, cfg Config, outs []outcome) error {
 			if o.errs == nil {
 				continue
 			}
+			var moved *movedError
+			if errors.As(o.errs[i], &moved) {
+				d.RemovedTags, d.ManifestDeleted = nil, false
+				d.ProtectedBy = moved.Tag
+				d.Reason = fmt.Sprintf("not deleted: tag %q was pushed or moved onto it (or onto what reaches it) during the run", moved.Tag)
+				retagged = append(retagged, d)
+				continue
+			}
 			if err := o.errs[i]; err != nil {
 				d.Error = c.Redact(err.Error())
 				failed = append(failed, d)
@@ -284,13 +297,18 @@ func finish(c *action.Context, cfg Config, outs []outcome) error {
 	c.SetOutput("candidates", fmt.Sprint(candidates))
 	c.SetOutput("protected", fmt.Sprint(len(protected)))
 	c.SetOutput("deleted-digests", string(dj))
+	c.SetOutput("skipped-retagged", fmt.Sprint(len(retagged)))
 	c.SetReportData("dryRun", cfg.DryRun)
 	c.SetReportData("planned", nonNil(planned))
 	c.SetReportData("deleted", nonNil(deleted))
 	c.SetReportData("kept", nonNil(kept))
 	c.SetReportData("protected", nonNil(protected))
 	c.SetReportData("failed", nonNil(failed))
-	c.AddSummary(summary(cfg.DryRun, planned, deleted, failed, kept, protected))
+	c.SetReportData("skippedRetagged", nonNil(retagged))
+	c.AddSummary(summary(cfg.DryRun, planned, deleted, failed, kept, protected, retagged))
+	for _, d := range retagged {
+		c.Warnf("%s@%s %s", d.Repository, d.Digest, d.Reason)
+	}
 	for _, f := range failed {
 		c.Logf("failed: %s %s: %s", f.Repository, f.Digest, f.Error)
 	}
@@ -307,13 +325,13 @@ func nonNil(d []Decision) []Decision {
 	return d
 }
 
-func summary(dry bool, planned, deleted, failed, kept, protected []Decision) string {
+func summary(dry bool, planned, deleted, failed, kept, protected, retagged []Decision) string {
 	var b strings.Builder
 	b.WriteString("### prune-images\n\n")
 	if dry {
 		fmt.Fprintf(&b, "Dry run: %d would be deleted, %d kept, %d protected.\n\n", len(planned), len(kept), len(protected))
 	} else {
-		fmt.Fprintf(&b, "%d deleted, %d failed, %d kept, %d protected.\n\n", len(deleted), len(failed), len(kept), len(protected))
+		fmt.Fprintf(&b, "%d deleted, %d failed, %d kept, %d protected, %d skipped (retagged during the run).\n\n", len(deleted), len(failed), len(kept), len(protected), len(retagged))
 	}
 	b.WriteString("| action | repository | digest | tags | why |\n|---|---|---|---|---|\n")
 	row := func(act string, d Decision) {
@@ -336,6 +354,9 @@ func summary(dry bool, planned, deleted, failed, kept, protected []Decision) str
 		}
 		for _, d := range failed {
 			row("failed", d)
+		}
+		for _, d := range retagged {
+			row("skipped", d)
 		}
 	}
 	for _, d := range protected {

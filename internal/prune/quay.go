@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // quayProvider prunes a Quay repository through Quay's REST API, which
@@ -24,7 +26,7 @@ type quayProvider struct {
 	http      *http.Client
 }
 
-func newQuay(apiURL, token, repoPath string, rt http.RoundTripper) (*quayProvider, error) {
+func newQuay(apiURL, token, repoPath string, rt *transport.Transport) (*quayProvider, error) {
 	ns, repo, ok := strings.Cut(repoPath, "/")
 	if !ok || repo == "" {
 		return nil, fmt.Errorf("%q is not NAMESPACE/REPOSITORY", repoPath)
@@ -32,7 +34,7 @@ func newQuay(apiURL, token, repoPath string, rt http.RoundTripper) (*quayProvide
 	if _, err := url.Parse(apiURL); err != nil {
 		return nil, fmt.Errorf("parsing the Quay API URL %q: %w", apiURL, err)
 	}
-	return &quayProvider{api: strings.TrimSuffix(apiURL, "/"), token: token, namespace: ns, name: repo, http: &http.Client{Transport: rt}}, nil
+	return &quayProvider{api: strings.TrimSuffix(apiURL, "/"), token: token, namespace: ns, name: repo, http: rt.Client()}, nil
 }
 
 func (p *quayProvider) Kind() string        { return "quay" }

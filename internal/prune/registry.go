@@ -88,6 +88,16 @@ func (p *registryProvider) List(ctx context.Context) ([]Version, error) {
 	return out, nil
 }
 
+// CurrentTags lists the tags and resolves each by a manifest HEAD.
+func (p *registryProvider) CurrentTags(ctx context.Context, skip func(string) bool) (map[string]string, error) {
+	tags, err := p.c.tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tags = slices.DeleteFunc(tags, skip)
+	return headTags(ctx, tags, p.concurrency, p.c.head)
+}
+
 func (p *registryProvider) Delete(ctx context.Context, s Step) error {
 	if !s.Manifest {
 		return fmt.Errorf("registry provider cannot remove tags %v of %s alone", s.Tags, s.Version.Digest)

@@ -15,7 +15,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	ggcrtransport "github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // registryClient reads and deletes manifests of one repository through the
@@ -24,7 +26,7 @@ import (
 type registryClient struct {
 	repo   name.Repository
 	auth   authn.Authenticator
-	rt     http.RoundTripper
+	rt     *transport.Transport
 	puller *remote.Puller
 
 	mu        sync.Mutex
@@ -52,11 +54,9 @@ type manifestDoc struct {
 
 const createdAnnotation = "org.opencontainers.image.created"
 
-func newRegistryClient(ctx context.Context, repo name.Repository, auth authn.Authenticator, rt http.RoundTripper, reads int) (*registryClient, error) {
+func newRegistryClient(ctx context.Context, repo name.Repository, auth authn.Authenticator, rt *transport.Transport, reads int) (*registryClient, error) {
 	// WithJobs: the puller otherwise fetches at most 4 blobs at a time.
-	p, err := remote.NewPuller(remote.WithAuth(auth), remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(reads),
-		// 429 is the rate transport's to handle, with Retry-After.
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout))
+	p, err := remote.NewPuller(append(rt.Remote(), remote.WithAuth(auth), remote.WithContext(ctx), remote.WithJobs(reads))...)
 	if err != nil {
 		return nil, fmt.Errorf("setting up registry client for %q: %w", repo, err)
 	}
@@ -66,7 +66,7 @@ func newRegistryClient(ctx context.Context, repo name.Repository, auth authn.Aut
 // tags lists the repository's tags (tags/list, following pagination).
 func (c *registryClient) tags(ctx context.Context) ([]string, error) {
 	tags, err := c.puller.List(ctx, c.repo)
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
 		return nil, nil // no such repository yet: nothing to prune
 	}
@@ -103,6 +103,15 @@ func (c *registryClient) get(ctx context.Context, ref string) (string, string, [
 	return desc.Digest.String(), string(desc.MediaType), desc.Manifest, nil
 }
 
+// head resolves a tag to the digest it names now, bypassing the cache.
+func (c *registryClient) head(ctx context.Context, tag string) (string, error) {
+	desc, err := c.puller.Head(ctx, c.repo.Tag(tag))
+	if err != nil {
+		return "", fmt.Errorf("resolving tag %q of %q: %w", tag, c.repo, err)
+	}
+	return desc.Digest.String(), nil
+}
+
 func sep(ref string) string {
 	if _, err := v1.NewHash(ref); err == nil {
 		return "@"
@@ -111,7 +120,7 @@ func sep(ref string) string {
 }
 
 func notFound(err error) bool {
-	var terr *transport.Error
+	var terr *ggcrtransport.Error
 	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
 }
 
@@ -220,7 +229,7 @@ func (c *registryClient) readCreated(ctx context.Context, digest string) (time.T
 // made once, with delete scope, so that each delete is one request.
 func (c *registryClient) deleteManifest(ctx context.Context, ref string) error {
 	c.delOnce.Do(func() {
-		tr, err := transport.NewWithContext(ctx, c.repo.Registry, c.auth, c.rt, []string{c.repo.Scope(transport.DeleteScope)})
+		tr, err := ggcrtransport.NewWithContext(ctx, c.repo.Registry, c.auth, c.rt, []string{c.repo.Scope(ggcrtransport.DeleteScope)})
 		if err != nil {
 			c.delErr = fmt.Errorf("authenticating to delete in %q: %w", c.repo, err)
 			return
@@ -240,7 +249,7 @@ func (c *registryClient) deleteManifest(ctx context.Context, ref string) error {
 		return fmt.Errorf("deleting %s%s%s: %w", c.repo, sep(ref), ref, err)
 	}
 	defer resp.Body.Close()
-	if err := transport.CheckError(resp, http.StatusOK, http.StatusAccepted); err != nil {
+	if err := ggcrtransport.CheckError(resp, http.StatusOK, http.StatusAccepted); err != nil {
 		return fmt.Errorf("deleting %s%s%s: %w", c.repo, sep(ref), ref, err)
 	}
 	return nil

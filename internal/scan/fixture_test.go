@@ -114,11 +114,17 @@ type scanRun struct {
 // runScan runs the action's entry point in-process, in a fresh work dir.
 func runScan(t *testing.T, args ...string) scanRun {
 	t.Helper()
+	return runScanCtx(t, context.Background(), args...)
+}
+
+// runScanCtx runs it under ctx (which may carry network limits).
+func runScanCtx(t *testing.T, ctx context.Context, args ...string) scanRun {
+	t.Helper()
 	dir := t.TempDir()
 	reportFile := filepath.Join(dir, "report.json")
 	env := map[string]string{"HOME": dir}
 	var stdout, stderr bytes.Buffer
-	code := Main(context.Background(), append([]string{"scan", "--report-file", reportFile}, args...), func(k string) string { return env[k] }, &stdout, &stderr)
+	code := Main(ctx, append([]string{"scan", "--report-file", reportFile}, args...), func(k string) string { return env[k] }, &stdout, &stderr)
 	r := scanRun{code: code, stdout: stdout.String(), stderr: stderr.String(), outputs: map[string]string{}}
 	for _, line := range strings.Split(r.stdout, "\n") {
 		if k, v, ok := strings.Cut(line, "="); ok && !strings.Contains(k, " ") {

@@ -16,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/gitops-actions/gitops-actions/internal/transport"
 )
 
 // Kind says what a Target is.
@@ -57,9 +59,10 @@ type Auth struct {
 	Username, Password string
 }
 
-// RemoteOptions are the go-containerregistry options for a registry with auth.
+// RemoteOptions are the go-containerregistry options for a registry with
+// auth, through the shared transport: bounded waits, bounded retries.
 func RemoteOptions(ctx context.Context, a Auth) []remote.Option {
-	opts := []remote.Option{remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"})}
+	opts := append(transport.For(ctx).Remote(), remote.WithContext(ctx), remote.WithPlatform(v1.Platform{OS: "linux", Architecture: "amd64"}))
 	if a.Username != "" || a.Password != "" {
 		return append(opts, remote.WithAuth(&authn.Basic{Username: a.Username, Password: a.Password}))
 	}

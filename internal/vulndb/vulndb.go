@@ -131,7 +131,7 @@ func download(ctx context.Context, o Options, ref, dir string) error {
 		return fmt.Errorf("creating a download directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	ctx = clock.With(ctx, o.Now)
+	ctx = withTransport(clock.With(ctx, o.Now))
 	c := tdb.NewClient(tmp, true, tdb.WithDBRepository([]name.Reference{r}))
 	var ro ftypes.RegistryOptions
 	if cred, ok := o.Credentials[r.Context().RegistryStr()]; ok {
