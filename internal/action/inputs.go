@@ -22,6 +22,7 @@ type Inputs struct {
 	flags  map[string]string
 	getenv func(string) string
 	read   map[string]bool
+	lists  map[string]bool // read with List or Lines
 	errs   []error
 	masks  []string
 }
@@ -83,7 +84,7 @@ func ParseInputs(spec *manifest.Action, args []string, getenv func(string) strin
 		}
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: unexpected argument %q: every input is a --flag (see --help)", spec.Name, fs.Arg(0))}
 	}
-	in := &Inputs{spec: spec, flags: map[string]string{}, getenv: getenv, read: map[string]bool{}}
+	in := &Inputs{spec: spec, flags: map[string]string{}, getenv: getenv, read: map[string]bool{}, lists: map[string]bool{}}
 	var errs []error
 	for _, d := range spec.Inputs {
 		v := *vals[d.Name]
@@ -196,12 +197,14 @@ func (in *Inputs) OneOf(name string, allowed ...string) string {
 // List splits on commas and newlines; empty items are dropped.
 func (in *Inputs) List(name string) []string {
 	v := in.String(name)
+	in.lists[name] = true
 	return splitList(v, true)
 }
 
 // Lines splits on newlines only, for items that contain commas.
 func (in *Inputs) Lines(name string) []string {
 	v := in.String(name)
+	in.lists[name] = true
 	return splitList(v, false)
 }
 
@@ -332,6 +335,10 @@ func (in *Inputs) Unread() []string {
 	}
 	return out
 }
+
+// ReadAsList reports whether the action read the input as a list; the
+// tests use it to prove a repeated list flag reaches the action whole.
+func (in *Inputs) ReadAsList(name string) bool { return in.lists[name] }
 
 // Masks returns the secret values read so far.
 func (in *Inputs) Masks() []string { return in.masks }
