@@ -45,3 +45,35 @@ func TestRepeatedListFlags(t *testing.T) {
 		t.Fatal("no list inputs in the manifest")
 	}
 }
+
+// An empty bool, int or duration flag means the input's default, as an
+// empty INPUT_* does, for every such input of every action.
+func TestEmptyTypedFlagsMeanDefault(t *testing.T) {
+	m, err := manifest.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	none := func(string) string { return "" }
+	for _, spec := range m.Actions {
+		for _, d := range spec.Inputs {
+			read := map[string]func(*action.Inputs) any{
+				manifest.TypeBool:     func(in *action.Inputs) any { return in.Bool(d.Name) },
+				manifest.TypeInt:      func(in *action.Inputs) any { return in.Int(d.Name) },
+				manifest.TypeDuration: func(in *action.Inputs) any { return in.Duration(d.Name) },
+			}[d.Type]
+			if read == nil {
+				continue
+			}
+			def, _ := action.ParseInputs(&spec, nil, none)
+			for _, args := range [][]string{{"--" + d.Name + "="}, {"--" + d.Name + "= "}} {
+				in, err := action.ParseInputs(&spec, args, none)
+				if err != nil {
+					t.Fatalf("%s %v: %v", spec.Name, args, err)
+				}
+				if got, want := read(in), read(def); got != want || in.Err() != nil {
+					t.Errorf("%s %v reads %v (%v), want the default %v", spec.Name, args, got, in.Err(), want)
+				}
+			}
+		}
+	}
+}
