@@ -130,8 +130,16 @@ func (c *Context) flush() {
 // credentials of any URL in any input, flag or env, or in a stray argument.
 func secretsOf(spec *manifest.Action, args []string, getenv func(string) string) []string {
 	var out []string
-	for _, a := range args {
+	for i, a := range args {
 		out = append(out, URLCredentials(a)...)
+		// Secret flags count even when the arguments do not parse.
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if d := spec.Input(name); d != nil && d.Type == manifest.TypeSecret && strings.HasPrefix(a, "-") {
+			if !hasValue && i+1 < len(args) {
+				v = args[i+1]
+			}
+			out = append(out, strings.TrimSpace(v))
+		}
 	}
 	in, err := ParseInputs(spec, args, getenv)
 	if err != nil {

@@ -233,3 +233,16 @@ func TestRedactJSONFallsBackOnSyntax(t *testing.T) {
 		t.Errorf("JSON = %s", got)
 	}
 }
+
+// Arguments that do not parse still have their secrets masked.
+func TestRunMasksSecretsOfBadArguments(t *testing.T) {
+	r := runTest(t, []string{"--token", "hunter2", "--token=hunter3", "--name", "https://u:pw-77@h/x", "stray https://u:pw-88@h"}, nil, nil)
+	if r.code != ExitUsage {
+		t.Fatalf("code %d", r.code)
+	}
+	for _, s := range []string{"hunter2", "hunter3", "pw-77", "pw-88"} {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("%s printed:\n%s%s", s, r.stdout, r.stderr)
+		}
+	}
+}

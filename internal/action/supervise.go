@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/manifest"
 )
@@ -57,14 +58,20 @@ func Supervise(name string, args, environ []string, run func() int) int {
 	cmd.Env = append(environ, supervisedEnv+"=1")
 	cmd.Stdin, cmd.Stdout = os.Stdin, os.Stdout
 	cmd.ExtraFiles = []*os.File{crash}
-	stderr, err := cmd.StderrPipe()
+	// An own pipe rather than StderrPipe, whose Wait may close it before
+	// the last lines are read.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return run()
 	}
+	defer pr.Close()
+	cmd.Stderr = pw
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
 		return run()
 	}
 	go func() {
@@ -72,9 +79,10 @@ func Supervise(name string, args, environ []string, run func() int) int {
 			_ = cmd.Process.Signal(s)
 		}
 	}()
-	held := forwardStderr(os.Stderr, stderr)
+	held := forwardStderr(os.Stderr, pr)
 	waitErr := cmd.Wait()
-	trace := held()
+	// A process the child left behind may hold stderr open: do not wait on it long.
+	trace := held(2 * time.Second)
 	crashText, _ := os.ReadFile(crash.Name())
 
 	code := cmd.ProcessState.ExitCode()
@@ -126,14 +134,14 @@ func crashStart(line []byte) bool {
 // forwardStderr copies the child's stderr line by line as it comes, until
 // a line that starts a Go crash report: from there it holds the rest,
 // which the returned function gives back once the child is gone.
-func forwardStderr(w io.Writer, r io.Reader) func() []byte {
+func forwardStderr(w io.Writer, r io.Reader) func(time.Duration) []byte {
 	var (
+		mu   sync.Mutex
 		held bytes.Buffer
-		done sync.WaitGroup
+		done = make(chan struct{})
 	)
-	done.Add(1)
 	go func() {
-		defer done.Done()
+		defer close(done)
 		br := bufio.NewReader(r)
 		holding := false
 		for {
@@ -142,20 +150,27 @@ func forwardStderr(w io.Writer, r io.Reader) func() []byte {
 				if !holding && crashStart(line) {
 					holding = true
 				}
+				mu.Lock()
 				if holding {
 					held.Write(line)
 				} else {
 					w.Write(line)
 				}
+				mu.Unlock()
 			}
 			if err != nil {
 				return
 			}
 		}
 	}()
-	return func() []byte {
-		done.Wait()
-		return held.Bytes()
+	return func(wait time.Duration) []byte {
+		select {
+		case <-done:
+		case <-time.After(wait):
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return bytes.Clone(held.Bytes())
 	}
 }
 

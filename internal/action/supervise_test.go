@@ -32,6 +32,11 @@ func crash(mode string) int {
 		fmt.Println("out line")
 		fmt.Fprintln(os.Stderr, "err line")
 		return 0
+	case "many":
+		for i := range 20000 {
+			fmt.Fprintf(os.Stderr, "line %d\n", i)
+		}
+		return 0
 	case "usage":
 		fmt.Fprintln(os.Stderr, `error: input "path": missing`)
 		return 2
@@ -109,6 +114,11 @@ func TestSuperviseOrdinaryExits(t *testing.T) {
 	code, stdout, stderr, _ := runSupervised(t, "ok")
 	if code != 0 || stdout != "out line\n" || stderr != "err line\n" {
 		t.Errorf("ok: exit %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	// Every line of the child's stderr comes through, the last ones too.
+	code, _, stderr, _ = runSupervised(t, "many")
+	if n := strings.Count(stderr, "\n"); code != 0 || n != 20000 || !strings.HasSuffix(stderr, "line 19999\n") {
+		t.Errorf("many: exit %d, %d lines", code, n)
 	}
 	code, _, stderr, _ = runSupervised(t, "usage")
 	if code != ExitUsage || stderr != "error: input \"path\": missing\n" {
