@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ type Inputs struct {
 	flags  map[string]string
 	getenv func(string) string
 	read   map[string]bool
+	lists  map[string]bool // read with List or Lines
 	errs   []error
 	masks  []string
 }
@@ -31,38 +33,35 @@ var (
 	errVersion = errors.New("version requested")
 )
 
-// boolValue lets --dry-run stand alone while still recording the raw text.
-type boolValue struct{ v *string }
+// flagValue records each value a flag was given, so that a list input
+// can repeat and any other input given twice is refused, not silently
+// overridden.
+type flagValue struct {
+	vals   *[]string
+	isBool bool
+}
 
-func (b boolValue) String() string   { return "" }
-func (b boolValue) IsBoolFlag() bool { return true }
-func (b boolValue) Set(s string) error {
-	*b.v = s
+func (f flagValue) String() string   { return "" }
+func (f flagValue) IsBoolFlag() bool { return f.isBool }
+func (f flagValue) Set(s string) error {
+	*f.vals = append(*f.vals, s)
 	return nil
 }
 
-type strValue struct{ v *string }
-
-func (s strValue) String() string { return "" }
-func (s strValue) Set(v string) error {
-	*s.v = v
-	return nil
-}
+// emptyIsDefault holds the types where an empty value is no value at all,
+// so an empty flag means the default as an empty INPUT_* env var does.
+var emptyIsDefault = map[string]bool{manifest.TypeBool: true, manifest.TypeInt: true, manifest.TypeDuration: true}
 
 // ParseInputs reads args (without the program name) against the action's
 // manifest entry. It is pure: all env comes through getenv.
 func ParseInputs(spec *manifest.Action, args []string, getenv func(string) string) (*Inputs, error) {
 	fs := flag.NewFlagSet(spec.Name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	vals := map[string]*string{}
+	vals := map[string]*[]string{}
 	for _, in := range spec.Inputs {
-		v := new(string)
+		v := new([]string)
 		vals[in.Name] = v
-		if in.Type == manifest.TypeBool {
-			fs.Var(boolValue{v}, in.Name, in.Description)
-		} else {
-			fs.Var(strValue{v}, in.Name, in.Description)
-		}
+		fs.Var(flagValue{v, in.Type == manifest.TypeBool}, in.Name, in.Description)
 	}
 	help := fs.Bool("help", false, "")
 	fs.BoolVar(help, "h", false, "")
@@ -80,15 +79,48 @@ func ParseInputs(spec *manifest.Action, args []string, getenv func(string) strin
 		return nil, errVersion
 	}
 	if fs.NArg() > 0 {
+		if name := boolBefore(spec, args, len(args)-fs.NArg()); name != "" {
+			return nil, Usage(name, "--%s takes no separate value: use --%s=%s (true or false)", name, name, fs.Arg(0))
+		}
 		return nil, &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s: unexpected argument %q: every input is a --flag (see --help)", spec.Name, fs.Arg(0))}
 	}
-	in := &Inputs{spec: spec, flags: map[string]string{}, getenv: getenv, read: map[string]bool{}}
-	fs.Visit(func(f *flag.Flag) {
-		if v, ok := vals[f.Name]; ok {
-			in.flags[f.Name] = *v
+	in := &Inputs{spec: spec, flags: map[string]string{}, getenv: getenv, read: map[string]bool{}, lists: map[string]bool{}}
+	var errs []error
+	for _, d := range spec.Inputs {
+		v := *vals[d.Name]
+		switch {
+		case len(v) == 0:
+			continue
+		case d.Type == manifest.TypeList || d.Type == manifest.TypeLines:
+			// Newline joins for both: lists split on it too.
+			in.flags[d.Name] = strings.Join(v, "\n")
+		case len(v) > 1:
+			errs = append(errs, Usage(d.Name, "--%s is given %d times; give it once (only list inputs repeat)", d.Name, len(v)))
+		case emptyIsDefault[d.Type] && strings.TrimSpace(v[0]) == "":
+		default:
+			in.flags[d.Name] = v[0]
 		}
-	})
+	}
+	if len(errs) > 0 {
+		return nil, &ExitError{Code: ExitUsage, Err: errors.Join(errs...)}
+	}
 	return in, nil
+}
+
+// boolBefore names the bool input whose bare flag sits right before
+// args[i], the first argument the flag package did not take.
+func boolBefore(spec *manifest.Action, args []string, i int) string {
+	if i < 1 {
+		return ""
+	}
+	name := strings.TrimLeft(args[i-1], "-")
+	if name == args[i-1] || strings.Contains(name, "=") {
+		return ""
+	}
+	if d := spec.Input(name); d != nil && d.Type == manifest.TypeBool {
+		return name
+	}
+	return ""
 }
 
 // EnvName is the env var an input is read from, as the runner sets it.
@@ -165,12 +197,14 @@ func (in *Inputs) OneOf(name string, allowed ...string) string {
 // List splits on commas and newlines; empty items are dropped.
 func (in *Inputs) List(name string) []string {
 	v := in.String(name)
+	in.lists[name] = true
 	return splitList(v, true)
 }
 
 // Lines splits on newlines only, for items that contain commas.
 func (in *Inputs) Lines(name string) []string {
 	v := in.String(name)
+	in.lists[name] = true
 	return splitList(v, false)
 }
 
@@ -198,18 +232,40 @@ func (in *Inputs) Bool(name string) bool {
 	return false
 }
 
-// Int parses a non-negative integer.
+// MaxInt bounds an int input whose manifest entry sets no max: far above
+// any real count, and small enough that no product the actions form with
+// it overflows.
+const MaxInt = math.MaxInt32
+
+// MaxDuration bounds every duration input: 100 years (36500d) is beyond
+// any real age or timeout, and well inside time.Duration's 292 years, so
+// no input can wrap round to a negative value.
+const MaxDuration = 36500 * 24 * time.Hour
+
+// Int parses a non-negative integer no larger than the input's max.
 func (in *Inputs) Int(name string) int {
 	v := in.String(name)
-	if v == "" {
-		return 0
+	limit := in.spec.Input(name).Max
+	if limit == 0 {
+		limit = MaxInt
 	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		in.fail(name, "%q is not a non-negative whole number", v)
-		return 0
+	n, err := ParseInt(v, limit)
+	if err != nil {
+		in.fail(name, "%v", err)
 	}
 	return n
+}
+
+// ParseInt reads "" (zero) or a whole number from 0 to limit.
+func ParseInt(v string, limit int) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > int64(limit) {
+		return 0, fmt.Errorf("%q is not a whole number from 0 to %d", v, limit)
+	}
+	return int(n), nil
 }
 
 // Duration parses a Go duration, also accepting whole days (14d) and weeks (2w).
@@ -222,21 +278,34 @@ func (in *Inputs) Duration(name string) time.Duration {
 	return d
 }
 
-// ParseDuration reads "", "0", Go durations, and NNd / NNw.
+// ParseDuration reads "", "0", Go durations, and NNd / NNw, up to MaxDuration.
 func ParseDuration(v string) (time.Duration, error) {
 	if v == "" || v == "0" {
 		return 0, nil
 	}
-	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
-		if n, ok := strings.CutSuffix(v, suffix); ok {
-			if k, err := strconv.Atoi(n); err == nil && k >= 0 {
-				return time.Duration(k) * unit, nil
-			}
+	bad := fmt.Errorf("%q is not a duration like 90m, 72h or 14d of at most 36500d (100 years)", v)
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"d", 24 * time.Hour}, {"w", 7 * 24 * time.Hour}} {
+		n, ok := strings.CutSuffix(v, u.suffix)
+		if !ok {
+			continue
 		}
+		k, err := strconv.ParseInt(n, 10, 64)
+		if err != nil {
+			break // not NNd: maybe a Go duration such as 1.5d, which time refuses
+		}
+		// Compare before multiplying: the product is what overflows.
+		if k < 0 || k > int64(MaxDuration/u.unit) {
+			return 0, bad
+		}
+		return time.Duration(k) * u.unit, nil
 	}
+	// time.ParseDuration reports overflow as an error itself.
 	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		return 0, fmt.Errorf("%q is not a duration like 90m, 72h or 14d", v)
+	if err != nil || d < 0 || d > MaxDuration {
+		return 0, bad
 	}
 	return d, nil
 }
@@ -266,6 +335,10 @@ func (in *Inputs) Unread() []string {
 	}
 	return out
 }
+
+// ReadAsList reports whether the action read the input as a list; the
+// tests use it to prove a repeated list flag reaches the action whole.
+func (in *Inputs) ReadAsList(name string) bool { return in.lists[name] }
 
 // Masks returns the secret values read so far.
 func (in *Inputs) Masks() []string { return in.masks }

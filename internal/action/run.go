@@ -36,11 +36,12 @@ type Context struct {
 	GH *githubactions.Action
 
 	mu       sync.Mutex
+	red      Redactor
+	out, err *redactWriter
 	outputs  map[string]string
 	order    []string
 	findings []report.Finding
 	extra    map[string]any
-	secrets  []string
 	bad      []string
 	summary  strings.Builder
 	quiet    bool
@@ -92,28 +93,69 @@ func (c *Context) SetReportData(key string, v any) {
 }
 
 // Mask hides a secret from the runner's logs from now on and from every
-// error and report this run writes.
+// stream, error, report and file this run writes.
 func (c *Context) Mask(secret string) {
-	if secret == "" {
-		return
-	}
-	c.mu.Lock()
-	c.secrets = append(c.secrets, secret)
-	c.mu.Unlock()
 	// Off Actions nobody strips the command, so it would print the secret.
-	if c.OnActions() {
+	if c.red.add(secret) && c.OnActions() {
 		c.GH.AddMask(secret)
 	}
 }
 
-// Redact replaces every masked secret in s.
-func (c *Context) Redact(s string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, sec := range c.secrets {
-		s = strings.ReplaceAll(s, sec, "***")
+// Redact replaces every masked secret in s. Stdout and Stderr redact
+// what passes through them already.
+func (c *Context) Redact(s string) string { return c.red.String(s) }
+
+// RedactJSON redacts a JSON document (a SARIF file, say) before an action
+// writes it anywhere but Stdout.
+func (c *Context) RedactJSON(b []byte) []byte { return c.red.JSON(b) }
+
+// newContext wraps the caller's streams so that nothing the action
+// prints, itself or through a child process, carries a masked secret.
+func newContext(spec *manifest.Action, env Env, getenv func(string) string) *Context {
+	c := &Context{Spec: spec, Getenv: getenv, outputs: map[string]string{}, extra: map[string]any{}}
+	c.out = &redactWriter{w: env.Stdout, r: &c.red}
+	c.err = &redactWriter{w: env.Stderr, r: &c.red}
+	c.Stdout, c.Stderr = c.out, c.err
+	c.GH = githubactions.New(githubactions.WithGetenv(githubactions.GetenvFunc(getenv)), githubactions.WithWriter(commandWriter{c.out}))
+	return c
+}
+
+// flush writes what the streams still hold.
+func (c *Context) flush() {
+	c.out.Flush()
+	c.err.Flush()
+}
+
+// secretsOf is every secret the inputs carry: secret inputs and the
+// credentials of any URL in any input, flag or env, or in a stray argument.
+func secretsOf(spec *manifest.Action, args []string, getenv func(string) string) []string {
+	var out []string
+	for i, a := range args {
+		out = append(out, URLCredentials(a)...)
+		// Secret flags count even when the arguments do not parse.
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if d := spec.Input(name); d != nil && d.Type == manifest.TypeSecret && strings.HasPrefix(a, "-") {
+			if !hasValue && i+1 < len(args) {
+				v = args[i+1]
+			}
+			out = append(out, strings.TrimSpace(v))
+		}
 	}
-	return s
+	in, err := ParseInputs(spec, args, getenv)
+	if err != nil {
+		return out
+	}
+	for _, d := range spec.Inputs {
+		v, ok := in.raw(d.Name)
+		if !ok {
+			continue
+		}
+		if d.Type == manifest.TypeSecret {
+			out = append(out, strings.TrimSpace(v))
+		}
+		out = append(out, URLCredentials(v)...)
+	}
+	return out
 }
 
 // AddSummary appends markdown to the step summary written at the end.
@@ -167,34 +209,29 @@ func RunSpec[C any](ctx context.Context, spec *manifest.Action, env Env, parse f
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	c := &Context{
-		Spec: spec, Getenv: getenv, Stdout: env.Stdout, Stderr: env.Stderr,
-		GH:      githubactions.New(githubactions.WithGetenv(githubactions.GetenvFunc(getenv)), githubactions.WithWriter(env.Stdout)),
-		outputs: map[string]string{}, extra: map[string]any{},
-	}
+	c := newContext(spec, env, getenv)
 	var args []string
 	if len(env.Args) > 0 {
 		args = env.Args[1:]
 	}
+	// Mask every secret before anything can print it.
+	for _, s := range secretsOf(spec, args, getenv) {
+		c.Mask(s)
+	}
 	in, err := ParseInputs(spec, args, getenv)
 	switch {
 	case errors.Is(err, errHelp):
-		WriteHelp(env.Stdout, spec)
+		WriteHelp(c.Stdout, spec)
+		c.flush()
 		return ExitOK
 	case errors.Is(err, errVersion):
-		fmt.Fprintf(env.Stdout, "%s %s\n", spec.Name, version.String())
+		fmt.Fprintf(c.Stdout, "%s %s\n", spec.Name, version.String())
+		c.flush()
 		return ExitOK
 	case err != nil:
-		fmt.Fprintln(env.Stderr, "error:", err)
+		fmt.Fprintln(c.Stderr, "error:", err)
+		c.flush()
 		return CodeOf(err)
-	}
-	// Mask every secret input before anything can print it.
-	for _, d := range spec.Inputs {
-		if d.Type == manifest.TypeSecret {
-			if v, ok := in.raw(d.Name); ok {
-				c.Mask(strings.TrimSpace(v))
-			}
-		}
 	}
 	reportFile := in.String("report-file")
 	cfg, err := parse(in)
@@ -240,17 +277,17 @@ func (c *Context) finish(reportFile string, runErr error) int {
 	}
 	if c.Getenv("GITHUB_OUTPUT") != "" {
 		for _, name := range c.order {
-			c.GH.SetOutput(name, c.outputs[name])
+			c.GH.SetOutput(name, c.Redact(c.outputs[name]))
 		}
 	}
 	if !c.quiet {
 		if !c.OnActions() {
 			for _, f := range findings {
-				fmt.Fprintln(c.Stdout, c.Redact(f.String()))
+				fmt.Fprintln(c.Stdout, f.String())
 			}
 		}
 		for _, name := range c.order {
-			fmt.Fprintf(c.Stdout, "%s=%s\n", name, c.Redact(c.outputs[name]))
+			fmt.Fprintf(c.Stdout, "%s=%s\n", name, c.outputs[name])
 		}
 	}
 	status := report.StatusPassed
@@ -263,7 +300,7 @@ func (c *Context) finish(reportFile string, runErr error) int {
 	}
 	var errText string
 	if runErr != nil && !errors.Is(runErr, ErrFindings) {
-		errText = c.Redact(runErr.Error())
+		errText = runErr.Error()
 		fmt.Fprintln(c.Stderr, "error:", errText)
 	}
 	if reportFile != "" {
@@ -278,17 +315,18 @@ func (c *Context) finish(reportFile string, runErr error) int {
 			}
 		}
 	}
+	c.flush()
 	return code
 }
 
+// writeReport redacts the encoded report as a whole, so every key,
+// action-specific ones too, is covered.
 func (c *Context) writeReport(r *report.Report, path string) error {
-	for k, v := range r.Outputs {
-		r.Outputs[k] = c.Redact(v)
+	b, err := r.Encode()
+	if err != nil {
+		return err
 	}
-	for i := range r.Findings {
-		r.Findings[i].Message = c.Redact(r.Findings[i].Message)
-	}
-	return r.WriteFile(path)
+	return report.WriteJSON(path, c.RedactJSON(b))
 }
 
 func (c *Context) annotate(f report.Finding) {
@@ -309,6 +347,7 @@ func (c *Context) annotate(f report.Finding) {
 	if f.Resource != nil {
 		msg = f.Resource.String() + ": " + msg
 	}
+	// Redacted before the command escapes it, which would hide a secret holding "%".
 	msg = c.Redact(msg)
 	switch f.Severity {
 	case report.Error:
@@ -333,6 +372,9 @@ func WriteHelp(w io.Writer, spec *manifest.Action) {
 		req := ""
 		if in.Required {
 			req = ", required"
+		}
+		if in.Max > 0 {
+			req += fmt.Sprintf(", at most %d", in.Max)
 		}
 		fmt.Fprintf(w, "  --%s (%s%s, default %s)\n      %s\n", in.Name, typ, req, def, in.Description)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -77,7 +78,7 @@ func TestRunOnActions(t *testing.T) {
 	if !strings.Contains(r.stdout, "out=v1 with ***\n") {
 		t.Errorf("stdout lacks the redacted output line:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.output, "out<<") || !strings.Contains(r.output, "v1 with hunter2") {
+	if !strings.Contains(r.output, "out<<") || !strings.Contains(r.output, "v1 with ***") || strings.Contains(r.output, "hunter2") {
 		t.Errorf("GITHUB_OUTPUT = %q", r.output)
 	}
 	if !strings.Contains(r.summary, "| warning | GA-PDB-MISSING | base/deploy.yaml:4 |") {
@@ -179,5 +180,69 @@ func TestHelpAndVersion(t *testing.T) {
 	r = runTest(t, []string{"--version"}, nil, nil)
 	if r.code != 0 || !strings.HasPrefix(r.stdout, "t ") {
 		t.Errorf("--version: %d %q", r.code, r.stdout)
+	}
+}
+
+// A password inside a URL input, echoed into every place a run writes,
+// reaches none of them, however it is split or escaped.
+func TestRunRedactsURLCredentials(t *testing.T) {
+	const pass = `s3&"cr3t`
+	r := runTest(t, []string{"--items", "a,https://ci:" + pass + "@git.example/x.git", "--name", "https://tok-only@host/y"}, map[string]string{"GITHUB_ACTIONS": "true"}, func(ctx context.Context, c *Context, p parsed) error {
+		c.SetOutput("out", p.Items[1])
+		c.SetReportData("image", map[string]any{"labels": map[string]string{"source": p.Items[1], p.Name: "key"}})
+		c.AddSummary("from " + p.Items[1])
+		fmt.Fprint(c.Stdout, "split s3&")
+		fmt.Fprint(c.Stdout, "\"cr3t across writes\n")
+		fmt.Fprint(c.Stderr, "no newline "+pass)
+		sarif := c.RedactJSON([]byte(`{"message": {"text": "s3\u0026\"cr3t"}, "n": true}`))
+		if bytes.Contains(sarif, []byte(`s3\u0026\"cr3t`)) || !json.Valid(sarif) {
+			t.Errorf("RedactJSON = %s", sarif)
+		}
+		return External(fmt.Errorf("cloning %s: refused", p.Items[1]))
+	})
+	if r.code != ExitExternal {
+		t.Fatalf("code %d", r.code)
+	}
+	var stdout []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if !strings.HasPrefix(l, "::add-mask::") {
+			stdout = append(stdout, l)
+		}
+	}
+	if !strings.Contains(r.stdout, "::add-mask::"+strings.ReplaceAll(pass, "%", "%25")+"\n") || !strings.Contains(r.stdout, "::add-mask::tok-only\n") {
+		t.Errorf("the URL credentials are not masked for the runner:\n%s", r.stdout)
+	}
+	b, _ := json.Marshal(r.report)
+	for name, text := range map[string]string{"stdout": strings.Join(stdout, "\n"), "stderr": r.stderr, "GITHUB_OUTPUT": r.output, "summary": r.summary, "report": string(b)} {
+		for _, s := range []string{pass, "cr3t", "tok-only"} {
+			if strings.Contains(text, s) {
+				t.Errorf("%s holds %q:\n%s", name, s, text)
+			}
+		}
+		if name != "stdout" && !strings.Contains(text, "git.example") {
+			t.Errorf("%s lost the rest of the URL:\n%s", name, text)
+		}
+	}
+}
+
+func TestRedactJSONFallsBackOnSyntax(t *testing.T) {
+	var r Redactor
+	r.add("true")
+	got := r.JSON([]byte(`{"ok": true, "msg": "is true"}`))
+	if !json.Valid(got) || strings.Contains(string(got), `"is true"`) {
+		t.Errorf("JSON = %s", got)
+	}
+}
+
+// Arguments that do not parse still have their secrets masked.
+func TestRunMasksSecretsOfBadArguments(t *testing.T) {
+	r := runTest(t, []string{"--token", "hunter2", "--token=hunter3", "--name", "https://u:pw-77@h/x", "stray https://u:pw-88@h"}, nil, nil)
+	if r.code != ExitUsage {
+		t.Fatalf("code %d", r.code)
+	}
+	for _, s := range []string{"hunter2", "hunter3", "pw-77", "pw-88"} {
+		if strings.Contains(r.stdout+r.stderr, s) {
+			t.Errorf("%s printed:\n%s%s", s, r.stdout, r.stderr)
+		}
 	}
 }

@@ -28,6 +28,8 @@ type Input struct {
 	Default     string `yaml:"default"`
 	Required    bool   `yaml:"required"`
 	Description string `yaml:"description"`
+	// Max bounds an int input (the runtime has a general bound for the rest).
+	Max int `yaml:"max"`
 }
 
 // Output is one action output.
@@ -78,6 +80,9 @@ func Parse(data []byte) (*Manifest, error) {
 			case TypeString, TypeBool, TypeInt, TypeList, TypeLines, TypeDuration, TypeSecret:
 			default:
 				return nil, fmt.Errorf("action manifest: %s input %q has unknown type %q", a.Name, x.Name, x.Type)
+			}
+			if x.Max < 0 || (x.Max > 0 && x.Type != TypeInt) {
+				return nil, fmt.Errorf("action manifest: %s input %q: max is for int inputs and must be positive", a.Name, x.Name)
 			}
 			if x.Name == "" || in[x.Name] || x.Description == "" {
 				return nil, fmt.Errorf("action manifest: %s input %q is empty, duplicate or undocumented", a.Name, x.Name)

@@ -65,6 +65,8 @@ func TestParseRejects(t *testing.T) {
 		"no report-file":  "actions: [{name: a, inputs: [{name: x, description: d}]}]",
 		"duplicate input": "actions: [{name: a, inputs: [{name: report-file, description: d}, {name: report-file, description: d}]}]",
 		"bad type":        "actions: [{name: a, inputs: [{name: report-file, type: float, description: d}]}]",
+		"max on a string": "actions: [{name: a, inputs: [{name: report-file, description: d}, {name: x, max: 3, description: d}]}]",
+		"negative max":    "actions: [{name: a, inputs: [{name: report-file, description: d}, {name: x, type: int, max: -1, description: d}]}]",
 		"duplicate name":  "actions: [{name: a, inputs: [{name: report-file, description: d}]}, {name: a, inputs: [{name: report-file, description: d}]}]",
 	} {
 		if _, err := Parse([]byte(doc)); err == nil {

@@ -54,10 +54,24 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 
 // WriteFile writes the report as indented JSON, creating parent directories.
 func (r *Report) WriteFile(path string) error {
+	b, err := r.Encode()
+	if err != nil {
+		return err
+	}
+	return WriteJSON(path, b)
+}
+
+// Encode returns the report as indented JSON.
+func (r *Report) Encode() ([]byte, error) {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
-		return fmt.Errorf("encoding report: %w", err)
+		return nil, fmt.Errorf("encoding report: %w", err)
 	}
+	return b, nil
+}
+
+// WriteJSON writes an encoded report, creating parent directories.
+func WriteJSON(path string, b []byte) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("writing report %q: %w", path, err)

@@ -141,7 +141,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFile(cfg.SARIFFile, data); err != nil {
+		if err := writeFile(cfg.SARIFFile, c.RedactJSON(data)); err != nil {
 			return action.UsageErr("sarif-file", err)
 		}
 		c.SetOutput("sarif-file", cfg.SARIFFile)

@@ -128,7 +128,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if err != nil {
 			return err
 		}
-		if err := writeFile(cfg.SARIFFile, b); err != nil {
+		if err := writeFile(cfg.SARIFFile, c.RedactJSON(b)); err != nil {
 			return action.External(fmt.Errorf("writing sarif-file %q: %w", cfg.SARIFFile, err))
 		}
 		c.SetOutput("sarif-file", cfg.SARIFFile)
