@@ -412,7 +412,9 @@ func retryAfter(h http.Header) (time.Duration, bool) {
 		return 0, false
 	}
 	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second, true
+		// A huge value must stay huge (and over MaxRetryAfter), not wrap
+		// around to a negative wait.
+		return time.Duration(min(s, 1<<31)) * time.Second, true
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		return max(time.Until(t), 0), true

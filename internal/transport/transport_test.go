@@ -195,3 +195,14 @@ func TestRetryableLeavesWhatWasRetriedAlone(t *testing.T) {
 		t.Error("a canceled context is retryable")
 	}
 }
+
+func TestRetryAfterDoesNotOverflow(t *testing.T) {
+	for _, v := range []string{"9223372036854775807", "99999999999999"} {
+		h := http.Header{}
+		h.Set("Retry-After", v)
+		d, ok := retryAfter(h)
+		if !ok || d < DefaultMaxRetryAfter {
+			t.Errorf("Retry-After %s read as %s, want a wait over the %s cap", v, d, DefaultMaxRetryAfter)
+		}
+	}
+}
