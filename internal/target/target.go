@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -35,6 +36,9 @@ type Target struct {
 	Name  string   // what the user gave
 	Image v1.Image // nil for a Directory
 	Dir   string   // the directory, for a Directory
+	// Outside are the symlinks in Dir that resolve outside it; the
+	// catalogers must not follow them.
+	Outside []Link
 
 	// For a Registry target: the reference, the digest it resolved to and
 	// the options that reach the registry (auth, context).
@@ -129,7 +133,13 @@ func OpenArchive(path string) (*Target, error) {
 	return &Target{Kind: Archive, Name: path, Image: img, cleanup: cleanup}, nil
 }
 
-// OpenDir checks path is a directory.
+// Link is a symlink of a scanned directory.
+type Link struct {
+	Path   string // slash path relative to the directory
+	Target string // what it resolves to
+}
+
+// OpenDir checks path is a directory and lists its links that leave it.
 func OpenDir(path string) (*Target, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -138,7 +148,48 @@ func OpenDir(path string) (*Target, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("path %q is not a directory", path)
 	}
-	return &Target{Kind: Directory, Name: path, Dir: path}, nil
+	out, err := linksOut(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading path %q: %w", path, err)
+	}
+	return &Target{Kind: Directory, Name: path, Dir: path, Outside: out}, nil
+}
+
+// linksOut walks dir without following links and returns those whose
+// target, all links resolved, is not inside dir. A dangling link leads
+// nowhere and is left alone; an unreadable directory is skipped, as the
+// catalogers skip it.
+func linksOut(dir string) ([]Link, error) {
+	root, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []Link
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if d != nil && d.IsDir() && p != dir {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink == 0 {
+			return nil
+		}
+		target, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			return nil
+		}
+		if rel, err := filepath.Rel(root, target); err == nil && filepath.IsLocal(rel) || target == root {
+			return nil
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		out = append(out, Link{Path: filepath.ToSlash(rel), Target: target})
+		return nil
+	})
+	return out, err
 }
 
 // untar unpacks the tarball src into dst, refusing entries that would
