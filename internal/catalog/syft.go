@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/anchore/stereoscope"
 	stimage "github.com/anchore/stereoscope/pkg/image"
@@ -81,7 +82,12 @@ func runSyft(ctx context.Context, t *target.Target, toolVersion string) (*Result
 
 func syftSource(ctx context.Context, t *target.Target) (source.Source, func(), error) {
 	if t.Kind == target.Directory {
-		src, err := directorysource.NewFromPath(t.Dir)
+		// syft follows links, even out of the directory: exclude those.
+		var exclude []string
+		for _, l := range t.Outside {
+			exclude = append(exclude, "./"+globEscaper.Replace(l.Path))
+		}
+		src, err := directorysource.New(directorysource.Config{Path: t.Dir, Exclude: source.ExcludeConfig{Paths: exclude}})
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening %q for syft: %w", t.Dir, err)
 		}
@@ -110,6 +116,9 @@ func syftSource(ctx context.Context, t *target.Target) (source.Source, func(), e
 	src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: t.Name})
 	return src, func() { src.Close(); img.Cleanup(); rm() }, nil
 }
+
+// globEscaper quotes the characters syft's exclusion globs give a meaning.
+var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`, `{`, `\{`, `}`, `\}`)
 
 // bomRefs maps each component's bom-ref to its purl in a CycloneDX JSON
 // document.

@@ -70,6 +70,10 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return err
 	}
 	defer t.Close()
+	for _, l := range t.Outside {
+		c.AddFindings(report.Finding{Source: report.SourceSyntax, Rule: "GA-PATH-OUTSIDE", Severity: report.Error, File: l.Path,
+			Message: fmt.Sprintf("%s is a symlink to %s, outside path %q; it is not read", l.Path, l.Target, cfg.Path)})
+	}
 
 	var db vulndb.Info
 	if cfg.Vulnerabilities {

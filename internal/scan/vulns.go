@@ -2,6 +2,7 @@ package scan
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -198,6 +199,12 @@ func expiredEntries(path string, now time.Time) ([]report.Finding, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %q: %w", path, err)
 	}
+	return parseIgnore(path, data, now)
+}
+
+// parseIgnore is expiredEntries on the file's content; the extension of
+// path says which form it is.
+func parseIgnore(path string, data []byte, now time.Time) ([]report.Finding, error) {
 	var out []report.Finding
 	add := func(id string, line int, exp time.Time) {
 		if now.After(exp) {
@@ -224,8 +231,10 @@ func expiredEntries(path string, now time.Time) ([]report.Finding, error) {
 		}
 		return out, nil
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(data)))
-	for n := 1; sc.Scan(); n++ {
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	n := 0
+	for sc.Scan() {
+		n++
 		fields := strings.Fields(sc.Text())
 		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
 			continue
@@ -241,6 +250,11 @@ func expiredEntries(path string, now time.Time) ([]report.Finding, error) {
 			}
 			add(fields[0], n, exp)
 		}
+	}
+	// A line too long for the scanner would end the loop early and leave
+	// the entries after it unchecked.
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", path, n+1, err)
 	}
 	return out, nil
 }

@@ -47,11 +47,15 @@ type Info struct {
 func (i Info) Age(now time.Time) time.Duration { return now.Sub(i.UpdatedAt) }
 
 // ErrNoDatabase means no download worked and nothing usable is cached.
-var ErrNoDatabase = errors.New("no vulnerability database")
+var ErrNoDatabase = errors.New("no usable vulnerability database")
+
+// ErrDamaged means the cached database failed its checks.
+var ErrDamaged = errors.New("damaged")
 
 // Ensure makes sure CacheDir/db holds a usable database: it downloads a
 // newer one unless the cached one is current (trivy's rule: before its
-// NextUpdate, or downloaded within the hour) or Skip is set.
+// NextUpdate, or downloaded within the hour) or Skip is set. A cached
+// database that fails its checks is never used: it is downloaded again.
 func Ensure(ctx context.Context, o Options) (Info, error) {
 	if o.Now.IsZero() {
 		o.Now = time.Now()
@@ -88,8 +92,12 @@ func Ensure(ctx context.Context, o Options) (Info, error) {
 		info.Stale = dlErr
 		return info, nil
 	}
-	return info, fmt.Errorf("%w: download failed from %s and cache-dir %q has none (%w); set db-repository to a reachable mirror (e.g. your own registry holding a copy of %s)\n%w",
-		ErrNoDatabase, strings.Join(quoteAll(o.Repositories), ", "), o.CacheDir, cacheErr, DefaultRepositories[len(DefaultRepositories)-1], dlErr)
+	held := "has none"
+	if errors.Is(cacheErr, ErrDamaged) {
+		held = "holds a damaged one"
+	}
+	return info, fmt.Errorf("%w: download failed from %s and cache-dir %q %s (%w); set db-repository to a reachable mirror (e.g. your own registry holding a copy of %s)\n%w",
+		ErrNoDatabase, strings.Join(quoteAll(o.Repositories), ", "), o.CacheDir, held, cacheErr, DefaultRepositories[len(DefaultRepositories)-1], dlErr)
 }
 
 func quoteAll(ss []string) []string {
@@ -100,11 +108,15 @@ func quoteAll(ss []string) []string {
 	return out
 }
 
-// cached reads the metadata of the database in dir and checks the files a
-// scan needs are there and of the schema this build reads.
+// cached reads the metadata of the database in dir and checks the files
+// a scan needs are there, of the schema this build reads, and whole. The
+// full check of the database file (some seconds for trivy's) runs only
+// when the file is not the one last checked, as a stamp beside it records.
 func cached(dir string) (metadata.Metadata, error) {
-	if _, err := os.Stat(trivydb.Path(dir)); err != nil {
-		return metadata.Metadata{}, fmt.Errorf("no %s: %w", filepath.Base(trivydb.Path(dir)), err)
+	path := trivydb.Path(dir)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return metadata.Metadata{}, fmt.Errorf("no %s: %w", filepath.Base(path), err)
 	}
 	meta, err := metadata.NewClient(dir).Get()
 	if err != nil {
@@ -112,6 +124,17 @@ func cached(dir string) (metadata.Metadata, error) {
 	}
 	if meta.Version != trivydb.SchemaVersion {
 		return meta, fmt.Errorf("database schema %d, this build reads %d", meta.Version, trivydb.SchemaVersion)
+	}
+	if meta.UpdatedAt.IsZero() {
+		return meta, fmt.Errorf("metadata.json is %w: it has no UpdatedAt", ErrDamaged)
+	}
+	s := stampOf(fi)
+	deep := !s.matches(dir)
+	if err := checkFile(path, deep); err != nil {
+		return meta, fmt.Errorf("%s is %w: %w", filepath.Base(path), ErrDamaged, err)
+	}
+	if deep {
+		s.write(dir)
 	}
 	return meta, nil
 }
@@ -146,9 +169,14 @@ func download(ctx context.Context, o Options, ref, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("creating %q: %w", dir, err)
 	}
-	// The database first, then the metadata that vouches for it.
-	for _, f := range []string{filepath.Base(trivydb.Path(tmp)), "metadata.json"} {
-		if err := os.Rename(filepath.Join(tmp, f), filepath.Join(dir, f)); err != nil {
+	// The database first, then the metadata that vouches for it, then the
+	// stamp of its check (rename keeps the size and time it records).
+	for _, f := range []string{filepath.Base(trivydb.Path(tmp)), "metadata.json", stampFile} {
+		err := os.Rename(filepath.Join(tmp, f), filepath.Join(dir, f))
+		if f == stampFile && errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
 			return fmt.Errorf("moving %s into the cache: %w", f, err)
 		}
 	}
