@@ -1,6 +1,8 @@
 package validate
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,9 +85,12 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
-	objs, err := render.Kustomize(dir)
+	objs, err := r.Kustomize(ctx, dir)
+	if f, ok := limitFinding(err, kfile, "kustomize build"); ok {
+		return nil, []report.Finding{f}
+	}
 	if err != nil {
 		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: kfile, Line: 1,
 			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
@@ -128,9 +133,12 @@ func renderKustomization(dir string, sources *sourceCache) ([]*Doc, []report.Fin
 
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
+func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
-	ts, err := render.Helm(dir, values, k8sVersion)
+	ts, err := r.Helm(ctx, dir, values, k8sVersion)
+	if f, ok := limitFinding(err, chartFile, "helm template"); ok {
+		return nil, []report.Finding{f}
+	}
 	if err != nil {
 		file, line := chartFile, 1
 		// Template errors name the template and line: chart/templates/x.yaml:12:3.
@@ -162,6 +170,16 @@ func renderChart(dir string, values []string, k8sVersion string) ([]*Doc, []repo
 		}
 	}
 	return docs, fs
+}
+
+// limitFinding is the finding for a unit a render limit stopped.
+func limitFinding(err error, file, what string) (report.Finding, bool) {
+	var le *render.LimitError
+	if !errors.As(err, &le) {
+		return report.Finding{}, false
+	}
+	return report.Finding{Source: report.SourceSyntax, Rule: RuleRenderLimit, Severity: report.Error, File: file, Line: 1,
+		Message: what + " stopped: " + le.Msg}, true
 }
 
 var helmErrAt = regexp.MustCompile(`template: ([^:\s]+):(\d+)`)

@@ -14,6 +14,7 @@ const (
 	RuleAPIRemoved    = "GA-API-REMOVED"
 	RuleAPIDeprecated = "GA-API-DEPRECATED"
 	RuleRender        = "GA-RENDER-FAILED"
+	RuleRenderLimit   = "GA-RENDER-LIMIT"
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
 )
 
@@ -23,6 +24,7 @@ func ruleMetadata() map[string]report.Rule {
 		RuleAPIRemoved:      {ID: RuleAPIRemoved, ShortDescription: "API version removed in the target Kubernetes version", Help: "The apiVersion/kind is no longer served by the target cluster version: move to the replacement named in the message."},
 		RuleAPIDeprecated:   {ID: RuleAPIDeprecated, ShortDescription: "API version deprecated in the target Kubernetes version", Help: "The apiVersion/kind is deprecated and will be removed: move to the replacement named in the message."},
 		RuleRender:          {ID: RuleRender, ShortDescription: "kustomize or Helm rendering failed", Help: "The kustomization or chart could not be rendered; the message says why (missing base, template error)."},
+		RuleRenderLimit:     {ID: RuleRenderLimit, ShortDescription: "kustomize or Helm rendering stopped at a limit", Help: "Rendering the kustomization or chart produced more than render-max-bytes, used too much memory or took longer than render-timeout; its objects are not checked. Raise the input if the unit is genuine."},
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},

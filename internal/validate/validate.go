@@ -17,6 +17,7 @@ import (
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
+	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 	"github.com/gitops-actions/gitops-actions/internal/version"
 )
@@ -217,6 +218,8 @@ func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
 	}
 	results := make([]loaded, len(jobs))
 	origins := newSourceCache()
+	renderer := render.NewRunner(render.Limits{MaxBytes: cfg.RenderMaxBytes, Timeout: cfg.RenderTimeout})
+	defer renderer.Close()
 	parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
 		var docs []*Doc
@@ -236,9 +239,9 @@ func load(ctx context.Context, cfg Config, p *plan, k8sVersion string) *loaded {
 				d.trace = origins.tracer(d.File, i, d.Line)
 			}
 		case "kustomize":
-			docs, fs = renderKustomization(j.path, origins)
+			docs, fs = renderKustomization(ctx, renderer, j.path, origins)
 		case "helm":
-			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion)
+			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, k8sVersion)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
