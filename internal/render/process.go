@@ -39,13 +39,16 @@ func serve(memory string, in io.Reader, out io.Writer) int {
 	if err := writeFrame(out, hello{Ready: true}); err != nil {
 		return 1
 	}
-	for {
+	for served := 0; ; served++ {
 		var req request
 		if err := readFrame(in, 1<<20, &req); err != nil {
-			if errors.Is(err, io.EOF) {
+			if errors.Is(err, io.EOF) && served > 0 {
 				return 0
 			}
-			return 1
+			// A Runner starts a process only to send it a unit: this one
+			// was started some other way and must not pass for the action.
+			fmt.Fprintf(os.Stderr, "%s is set but no render request came: %v\n", childEnv, err)
+			return 3
 		}
 		resp := handle(req)
 		resp.Log = logs.Take()
