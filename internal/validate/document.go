@@ -233,8 +233,8 @@ func (e *aliasError) Error() string {
 
 // allowedAliasShare is the share of decoded values that may come from
 // aliases: nearly all of a small document, a tenth of a huge one. These
-// are yaml.v3's figures, so a document is refused here exactly when
-// yaml.Unmarshal would refuse it.
+// are yaml.v3's figures (its Unmarshal counts nodes as tick does), so
+// what it refuses is refused here too, give or take a node.
 func allowedAliasShare(decoded int) float64 {
 	const low, high = 400_000, 4_000_000
 	switch {
@@ -246,13 +246,21 @@ func allowedAliasShare(decoded int) float64 {
 	return 0.99 - 0.89*float64(decoded-low)/float64(high-low)
 }
 
-func (d *decoder) decode(n *yaml.Node) (any, error) {
+// tick counts one node about to be decoded.
+func (d *decoder) tick() error {
 	d.decoded++
 	if d.alias != nil {
 		d.aliased++
 		if d.aliased > 100 && d.decoded > 1000 && float64(d.aliased)/float64(d.decoded) > allowedAliasShare(d.decoded) {
-			return nil, &aliasError{alias: d.alias}
+			return &aliasError{alias: d.alias}
 		}
+	}
+	return nil
+}
+
+func (d *decoder) decode(n *yaml.Node) (any, error) {
+	if err := d.tick(); err != nil {
+		return nil, err
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
@@ -298,6 +306,9 @@ func (d *decoder) decode(n *yaml.Node) (any, error) {
 			}
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
+			}
+			if err := d.tick(); err != nil {
+				return nil, err
 			}
 			v, err := d.decode(vn)
 			if err != nil {
