@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile charts against validate-config's render limits, with the default
-# render-max-bytes (64Mi, so 768 MiB of render-process memory): one chart
+# render-max-bytes (64Mi, so 640 MiB of render-process memory): one chart
 # writes 1 GB, one calls `until 1000000000`, one loops without end (cut
 # at --render-timeout, 10s here so the run is short), beside a good chart,
 # a kustomization and a plain file. Prints the findings, wall time and

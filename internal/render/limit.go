@@ -34,7 +34,7 @@ const (
 // Memory is what a render process may map: room for the output a few
 // times over (template buffers, copies, the encoded reply) plus the
 // renderer itself.
-func (l Limits) Memory() int64 { return 256<<20 + 8*l.MaxBytes }
+func (l Limits) Memory() int64 { return 128<<20 + 8*l.MaxBytes }
 
 // LimitError is a unit whose rendering was stopped by a limit.
 type LimitError struct {
@@ -254,7 +254,7 @@ func (c *child) failure(unit string, l Limits, err error) error {
 	text := c.stderr.Take()
 	for _, oom := range []string{"out of memory", "cannot allocate memory", "errno=12", "stack exceeds", "stack overflow"} {
 		if strings.Contains(text, oom) {
-			return &LimitError{Limit: "render-max-bytes", Msg: fmt.Sprintf("rendering used more than %d MiB of memory (256 MiB + 8 × render-max-bytes)", l.Memory()>>20)}
+			return &LimitError{Limit: "render-max-bytes", Msg: fmt.Sprintf("rendering used more than %d MiB of memory (128 MiB + 8 × render-max-bytes)", l.Memory()>>20)}
 		}
 	}
 	if werr == nil {
