@@ -101,10 +101,9 @@ func (r *Runner) Close() {
 
 func (r *Runner) do(ctx context.Context, req request) (response, error) {
 	req.MaxBytes = r.limits.MaxBytes
-	unit := req.Kind + " " + req.Dir
 	c, err := r.get(ctx)
 	if err != nil {
-		return response{}, fmt.Errorf("internal error: starting the render process: %w", err)
+		return response{}, err
 	}
 	timer := time.NewTimer(r.limits.Timeout)
 	defer timer.Stop()
@@ -130,7 +129,7 @@ func (r *Runner) do(ctx context.Context, req request) (response, error) {
 	}
 	if err != nil {
 		c.kill()
-		return response{}, c.failure(unit, r.limits, err)
+		return response{}, c.failure("rendering "+req.Kind+" "+req.Dir, r.limits, err)
 	}
 	r.put(c)
 	if resp.Log != "" {
@@ -160,7 +159,7 @@ func (r *Runner) get(ctx context.Context) (*child, error) {
 	r.mu.Unlock()
 	c, err := startChild(r.limits.Memory())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("internal error: starting a render process: %w", err)
 	}
 	ready := make(chan error, 1)
 	go func() {
@@ -179,7 +178,7 @@ func (r *Runner) get(ctx context.Context) (*child, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		return nil, c.failure("start", r.limits, err)
+		return nil, c.failure("starting", r.limits, err)
 	}
 	return c, nil
 }
@@ -249,7 +248,7 @@ func (c *child) wait() error {
 // failure explains a child that stopped answering: out of memory is the
 // memory limit; anything else is an internal error, told without the
 // runtime's trace.
-func (c *child) failure(unit string, l Limits, err error) error {
+func (c *child) failure(doing string, l Limits, err error) error {
 	werr := c.wait()
 	text := c.stderr.Take()
 	for _, oom := range []string{"out of memory", "cannot allocate memory", "errno=12", "stack exceeds", "stack overflow"} {
@@ -262,9 +261,9 @@ func (c *child) failure(unit string, l Limits, err error) error {
 	}
 	first, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
 	if first != "" {
-		return fmt.Errorf("internal error: the render process for %s failed (%w): %s", unit, werr, first)
+		return fmt.Errorf("internal error: the render process failed %s (%w): %s", doing, werr, first)
 	}
-	return fmt.Errorf("internal error: the render process for %s failed: %w", unit, werr)
+	return fmt.Errorf("internal error: the render process failed %s: %w", doing, werr)
 }
 
 // capped keeps the first max bytes written to it and drops the rest.
