@@ -198,9 +198,6 @@ func (r *Runner) put(c *child) {
 // traced to, and the encoding.
 func replyCap(maxBytes int64) int64 { return 2*maxBytes + 1<<20 }
 
-// childEnv marks a render process; its value is the memory limit.
-const childEnv = "GITOPS_ACTIONS_RENDER_PROCESS"
-
 type child struct {
 	cmd      *exec.Cmd
 	stdin    io.WriteCloser
@@ -215,9 +212,10 @@ func startChild(memory int64) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe)
-	cmd.Args = []string{os.Args[0]}
-	cmd.Env = append(os.Environ(), childEnv+"="+strconv.FormatInt(memory, 10), "GOTRACEBACK=none")
+	arg := processFlag + strconv.FormatInt(memory, 10)
+	cmd := exec.Command(exe, arg)
+	// argv[0] as given, so a multi-call binary (a test's) runs the same command.
+	cmd.Args = []string{os.Args[0], arg}
 	// The runtime says why a child died in its first lines on stderr.
 	c := &child{cmd: cmd, stderr: &capped{max: 8 << 10}}
 	cmd.Stderr = c.stderr

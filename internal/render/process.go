@@ -5,32 +5,37 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 )
 
-// A render process is this same binary started by a Runner with childEnv
-// set. It is recognised here, before main, because every binary that
-// renders (validate-config, pipeline, their test binaries) must serve it
-// and none of them may parse its own arguments first.
-func init() {
-	if v := os.Getenv(childEnv); v != "" {
-		os.Exit(serve(v, os.Stdin, os.Stdout))
+// processFlag, with the memory limit after it, is the one argument a
+// Runner starts this same binary with.
+const processFlag = "--render-process="
+
+// ServeProcess serves a Runner when args are a render process's, and says
+// whether they were. Every Main that may render (validate-config,
+// pipeline) and every test binary whose tests do calls it first: the
+// Runner starts the running executable again.
+func ServeProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int, ok bool) {
+	if len(args) != 2 || !strings.HasPrefix(args[1], processFlag) {
+		return 0, false
 	}
+	return serve(strings.TrimPrefix(args[1], processFlag), stdin, stdout, stderr), true
 }
 
 // serve answers requests until stdin closes.
-func serve(memory string, in io.Reader, out io.Writer) int {
+func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 	limit, err := strconv.ParseInt(memory, 10, 64)
 	if err != nil || limit <= 0 {
-		fmt.Fprintf(os.Stderr, "render process: bad memory limit %q\n", memory)
+		fmt.Fprintf(stderr, "render process: bad memory limit %q\n", memory)
 		return 2
 	}
 	// The hard limit makes a runaway allocation fail in this process; the
 	// soft one makes the collector work before that.
 	if err := limitMemory(limit); err != nil {
-		fmt.Fprintf(os.Stderr, "render process: %v\n", err)
+		fmt.Fprintf(stderr, "render process: %v\n", err)
 		return 2
 	}
 	debug.SetMemoryLimit(limit - limit/4)
@@ -47,7 +52,7 @@ func serve(memory string, in io.Reader, out io.Writer) int {
 			}
 			// A Runner starts a process only to send it a unit: this one
 			// was started some other way and must not pass for the action.
-			fmt.Fprintf(os.Stderr, "%s is set but no render request came: %v\n", childEnv, err)
+			fmt.Fprintf(stderr, "%s was given but no render request came: %v\n", processFlag, err)
 			return 3
 		}
 		resp := handle(req)

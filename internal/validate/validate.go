@@ -24,6 +24,9 @@ import (
 
 // Main runs the validate-config action and returns its exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if code, ok := render.ServeProcess(args, os.Stdin, stdout, stderr); ok {
+		return code
+	}
 	env := action.Env{Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr}
 	return action.Run(ctx, "validate-config", env, ParseConfig, run)
 }
