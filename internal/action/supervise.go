@@ -23,6 +23,10 @@ import (
 // supervisedEnv marks the child process Supervise starts.
 const supervisedEnv = "GITOPS_ACTIONS_SUPERVISED"
 
+// renderProcessFlag is the argument internal/render starts a render
+// process with (its processFlag; a test there keeps the two the same).
+const renderProcessFlag = "--render-process="
+
 // Supervise runs run, the whole of a command's main, in a child process
 // of the same binary and returns the exit code to end with. The Go
 // runtime ends a process with exit 2 on a fatal error (stack overflow,
@@ -32,6 +36,13 @@ const supervisedEnv = "GITOPS_ACTIONS_SUPERVISED"
 // cmd/*/main.go only: tests call Main in-process. args and environ are
 // os.Args and os.Environ().
 func Supervise(name string, args, environ []string, run func() int) int {
+	// A render process (validate-config's bounded renderer) is this binary
+	// serving its own parent, which kills it at a limit and reads its
+	// exit; a supervisor in between would outlive neither nor pass on the
+	// kill, leaving a runaway render behind.
+	if len(args) == 2 && strings.HasPrefix(args[1], renderProcessFlag) {
+		return run()
+	}
 	if slices.Contains(environ, supervisedEnv+"=1") {
 		// Nothing this run starts is the supervised child.
 		os.Unsetenv(supervisedEnv)

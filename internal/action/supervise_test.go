@@ -125,3 +125,17 @@ func TestSuperviseOrdinaryExits(t *testing.T) {
 		t.Errorf("usage: exit %d stderr %q", code, stderr)
 	}
 }
+
+// A render process runs unsupervised, in this very process: its parent
+// kills it at a limit, and a supervisor in between would leave the render
+// running.
+func TestSuperviseLeavesRenderProcessesAlone(t *testing.T) {
+	pid := 0
+	code := Supervise("validate-config", []string{"validate-config", renderProcessFlag + "1024"}, nil, func() int {
+		pid = os.Getpid()
+		return 7
+	})
+	if code != 7 || pid != os.Getpid() {
+		t.Fatalf("exit %d in process %d, want 7 in this process %d", code, pid, os.Getpid())
+	}
+}

@@ -17,12 +17,17 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/build"
 	"github.com/gitops-actions/gitops-actions/internal/bump"
+	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/scan"
 	"github.com/gitops-actions/gitops-actions/internal/validate"
 )
 
 // Main runs the pipeline and returns its exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	// The validate-config stage renders in processes of this binary.
+	if code, ok := render.ServeProcess(args, os.Stdin, stdout, stderr); ok {
+		return code
+	}
 	env := action.Env{Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr}
 	return action.Run(ctx, "pipeline", env, ParseConfig, run)
 }

@@ -96,6 +96,21 @@ func NewRoots(dirs ...string) (*Roots, error) {
 	return r, nil
 }
 
+// Dirs are the roots besides the current directory, so that a render
+// process (which shares the current directory) makes the same Roots.
+func (r *Roots) Dirs() []string {
+	if r == nil {
+		return nil
+	}
+	var out []string
+	for _, rt := range r.roots {
+		if rt.abs != r.wd {
+			out = append(out, rt.abs)
+		}
+	}
+	return out
+}
+
 func (r *Roots) add(abs string) error {
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {

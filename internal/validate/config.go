@@ -1,6 +1,9 @@
 package validate
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
@@ -30,6 +33,8 @@ type Config struct {
 	SARIFFile            string
 	AllowRemote          bool
 	RemoteTimeout        time.Duration
+	RenderMaxBytes       int64
+	RenderTimeout        time.Duration
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -56,6 +61,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		SARIFFile:            in.String("sarif-file"),
 		AllowRemote:          in.Bool("allow-remote"),
 		RemoteTimeout:        in.Duration("remote-timeout"),
+		RenderTimeout:        in.Duration("render-timeout"),
 	}
 	if c.AllowRemote && c.RemoteTimeout == 0 {
 		in.Fail("remote-timeout", "must be above 0 when allow-remote is on")
@@ -64,8 +70,40 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if d, err := action.ParseDuration(in.String("policy-timeout")); err == nil && d <= 0 {
 		in.Fail("policy-timeout", "must be longer than 0")
 	}
+	if n, err := parseSize(in.String("render-max-bytes")); err != nil {
+		in.Fail("render-max-bytes", "%v", err)
+	} else {
+		c.RenderMaxBytes = n
+	}
+	if _, err := action.ParseDuration(in.String("render-timeout")); err == nil && c.RenderTimeout <= 0 {
+		in.Fail("render-timeout", "%q: must be longer than 0", in.String("render-timeout"))
+	}
 	if len(c.Paths) == 0 {
 		c.Paths = []string{"."}
 	}
 	return c, nil
+}
+
+// maxRenderBytes keeps the render process's memory (8 × the output)
+// within what a machine can have.
+const maxRenderBytes = 16 << 30
+
+// parseSize reads a byte count, whole or with a Kubernetes-style suffix:
+// Ki, Mi, Gi (powers of 1024) or k, M, G (of 1000).
+func parseSize(v string) (int64, error) {
+	num, unit := v, int64(1)
+	for _, s := range []struct {
+		suffix string
+		unit   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}} {
+		if n, ok := strings.CutSuffix(v, s.suffix); ok {
+			num, unit = n, s.unit
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > maxRenderBytes/unit {
+		return 0, fmt.Errorf("%q is not a size from 1 to 16Gi, like 64Mi or 1000000", v)
+	}
+	return n * unit, nil
 }

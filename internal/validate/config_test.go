@@ -55,6 +55,21 @@ func TestParseConfig(t *testing.T) {
 		{name: "policy timeout set", args: []string{"--policy-timeout", "90s"}, check: func(c Config) bool { return c.PolicyTimeout == 90*time.Second }},
 		{name: "policy timeout 0", args: []string{"--policy-timeout", "0"}, bad: true},
 		{name: "bad policy timeout", args: []string{"--policy-timeout", "soon"}, bad: true},
+		{name: "render limit defaults", check: func(c Config) bool {
+			return c.RenderMaxBytes == 64<<20 && c.RenderTimeout == time.Minute
+		}},
+		{name: "render limits", args: []string{"--render-max-bytes", "5Mi", "--render-timeout", "2m"}, env: map[string]string{"INPUT_RENDER-MAX-BYTES": "1G"}, check: func(c Config) bool {
+			return c.RenderMaxBytes == 5<<20 && c.RenderTimeout == 2*time.Minute
+		}},
+		{name: "render-max-bytes in bytes and decimal units", env: map[string]string{"INPUT_RENDER-MAX-BYTES": "1500k"}, check: func(c Config) bool {
+			return c.RenderMaxBytes == 1_500_000
+		}},
+		{name: "render-max-bytes zero", args: []string{"--render-max-bytes", "0"}, bad: true},
+		{name: "render-max-bytes overflow", args: []string{"--render-max-bytes", "9223372036854775807Gi"}, bad: true},
+		{name: "render-max-bytes unit only", args: []string{"--render-max-bytes", "Mi"}, bad: true},
+		{name: "render-max-bytes negative", args: []string{"--render-max-bytes", "-1"}, bad: true},
+		{name: "render-timeout zero", args: []string{"--render-timeout", "0"}, bad: true},
+		{name: "render-timeout not a duration", args: []string{"--render-timeout", "soon"}, bad: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, err := parse(t, tc.args, tc.env)

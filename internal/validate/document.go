@@ -138,7 +138,11 @@ func parseDocs(file string, b []byte, lineOffset int) ([]*Doc, []report.Finding)
 		fs = append(fs, duplicateKeys(file, &n, lineOffset)...)
 		v, err := decodeNode(&n)
 		if err != nil {
-			fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: n.Line + lineOffset, Message: err.Error()})
+			line := n.Line
+			if ae := (*aliasError)(nil); errors.As(err, &ae) {
+				line = ae.alias.Line
+			}
+			fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: line + lineOffset, Message: err.Error()})
 			continue
 		}
 		obj, _ := v.(map[string]any)
@@ -207,18 +211,75 @@ func duplicateKeys(file string, n *yaml.Node, off int) []report.Finding {
 // int64, float64, bool, nil) the way a JSON decoder would, keeping the
 // last value of a duplicate key as the API server does.
 func decodeNode(n *yaml.Node) (any, error) {
+	var d decoder
+	return d.decode(n)
+}
+
+// decoder counts the values it makes, so that aliases cannot expand a
+// small document into an exponential one (the "billion laughs"): yaml.v3
+// guards its own Unmarshal this way, but not a walk over yaml.Node.
+type decoder struct {
+	decoded, aliased int
+	// alias is the outermost alias being expanded, where a finding points.
+	alias *yaml.Node
+}
+
+// aliasError is a document that aliases expand beyond reason.
+type aliasError struct{ alias *yaml.Node }
+
+func (e *aliasError) Error() string {
+	return fmt.Sprintf("excessive aliasing: the alias *%s at line %d expands to too many values", e.alias.Value, e.alias.Line)
+}
+
+// allowedAliasShare is the share of decoded values that may come from
+// aliases: nearly all of a small document, a tenth of a huge one. These
+// are yaml.v3's figures (its Unmarshal counts nodes as tick does), so
+// what it refuses is refused here too, give or take a node.
+func allowedAliasShare(decoded int) float64 {
+	const low, high = 400_000, 4_000_000
+	switch {
+	case decoded <= low:
+		return 0.99
+	case decoded >= high:
+		return 0.10
+	}
+	return 0.99 - 0.89*float64(decoded-low)/float64(high-low)
+}
+
+// tick counts one node about to be decoded.
+func (d *decoder) tick() error {
+	d.decoded++
+	if d.alias != nil {
+		d.aliased++
+		if d.aliased > 100 && d.decoded > 1000 && float64(d.aliased)/float64(d.decoded) > allowedAliasShare(d.decoded) {
+			return &aliasError{alias: d.alias}
+		}
+	}
+	return nil
+}
+
+func (d *decoder) decode(n *yaml.Node) (any, error) {
+	if err := d.tick(); err != nil {
+		return nil, err
+	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return decodeNode(n.Content[0])
+		return d.decode(n.Content[0])
 	case yaml.AliasNode:
-		return decodeNode(n.Alias)
+		if d.alias != nil {
+			return d.decode(n.Alias)
+		}
+		d.alias = n
+		v, err := d.decode(n.Alias)
+		d.alias = nil
+		return v, err
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			v, err := decodeNode(c)
+			v, err := d.decode(c)
 			if err != nil {
 				return nil, err
 			}
@@ -230,7 +291,7 @@ func decodeNode(n *yaml.Node) (any, error) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, vn := n.Content[i], n.Content[i+1]
 			if k.Value == "<<" && k.Tag == "!!merge" {
-				merged, err := decodeNode(vn)
+				merged, err := d.decode(vn)
 				if err != nil {
 					return nil, err
 				}
@@ -246,7 +307,10 @@ func decodeNode(n *yaml.Node) (any, error) {
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
 			}
-			v, err := decodeNode(vn)
+			if err := d.tick(); err != nil {
+				return nil, err
+			}
+			v, err := d.decode(vn)
 			if err != nil {
 				return nil, err
 			}

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -87,9 +88,12 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(ctx context.Context, dir string, opts render.KustomizeOptions, sources *sourceCache) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
-	objs, err := render.Kustomize(ctx, dir, opts)
+	objs, err := r.Kustomize(ctx, dir)
+	if f, ok := limitFinding(err, kfile, "kustomize build"); ok {
+		return nil, []report.Finding{f}
+	}
 	if fs := refusedFindings(err); fs != nil {
 		return nil, fs
 	}
@@ -135,9 +139,12 @@ func renderKustomization(ctx context.Context, dir string, opts render.KustomizeO
 
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(dir string, values []string, k8sVersion string, roots *render.Roots) ([]*Doc, []report.Finding) {
+func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
-	ts, err := render.Helm(dir, values, k8sVersion, roots)
+	ts, err := r.Helm(ctx, dir, values, k8sVersion)
+	if f, ok := limitFinding(err, chartFile, "helm template"); ok {
+		return nil, []report.Finding{f}
+	}
 	if fs := refusedFindings(err); fs != nil {
 		return nil, fs
 	}
@@ -172,6 +179,16 @@ func renderChart(dir string, values []string, k8sVersion string, roots *render.R
 		}
 	}
 	return docs, fs
+}
+
+// limitFinding is the finding for a unit a render limit stopped.
+func limitFinding(err error, file, what string) (report.Finding, bool) {
+	var le *render.LimitError
+	if !errors.As(err, &le) {
+		return report.Finding{}, false
+	}
+	return report.Finding{Source: report.SourceSyntax, Rule: RuleRenderLimit, Severity: report.Error, File: file, Line: 1,
+		Message: what + " stopped: " + le.Msg}, true
 }
 
 var helmErrAt = regexp.MustCompile(`template: ([^:\s]+):(\d+)`)

@@ -14,6 +14,7 @@ const (
 	RuleAPIRemoved    = "GA-API-REMOVED"
 	RuleAPIDeprecated = "GA-API-DEPRECATED"
 	RuleRender        = "GA-RENDER-FAILED"
+	RuleRenderLimit   = "GA-RENDER-LIMIT"
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
 	RulePathOutside   = "GA-PATH-OUTSIDE"
 	RuleRemote        = "GA-REMOTE-REFUSED"
@@ -26,6 +27,7 @@ func ruleMetadata() map[string]report.Rule {
 		RuleAPIDeprecated:   {ID: RuleAPIDeprecated, ShortDescription: "API version deprecated in the target Kubernetes version", Help: "The apiVersion/kind is deprecated and will be removed: move to the replacement named in the message."},
 		RuleRender:          {ID: RuleRender, ShortDescription: "kustomize or Helm rendering failed", Help: "The kustomization or chart could not be rendered; the message says why (missing base, template error)."},
 		policy.RuleLimit:    {ID: policy.RuleLimit, ShortDescription: "A policy was stopped by a time or memory limit", Help: "The policy named in the message ran longer than policy-timeout on this object, or used too much memory; the object's other checks still ran."},
+		RuleRenderLimit:     {ID: RuleRenderLimit, ShortDescription: "kustomize or Helm rendering stopped at a limit", Help: "Rendering the kustomization or chart produced more than render-max-bytes, used too much memory or took longer than render-timeout; its objects are not checked. Raise the input if the unit is genuine."},
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},

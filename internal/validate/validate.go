@@ -24,6 +24,9 @@ import (
 
 // Main runs the validate-config action and returns its exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if code, ok := render.ServeProcess(args, os.Stdin, stdout, stderr); ok {
+		return code
+	}
 	env := action.Env{Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr}
 	return action.Run(ctx, "validate-config", env, ParseConfig, run)
 }
@@ -231,7 +234,9 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	}
 	results := make([]loaded, len(jobs))
 	origins := newSourceCache(roots)
-	kopts := render.KustomizeOptions{Roots: roots, AllowRemote: cfg.AllowRemote, RemoteTimeout: cfg.RemoteTimeout}
+	renderer := render.NewRunner(render.Limits{MaxBytes: cfg.RenderMaxBytes, Timeout: cfg.RenderTimeout},
+		render.KustomizeOptions{Roots: roots, AllowRemote: cfg.AllowRemote, RemoteTimeout: cfg.RemoteTimeout})
+	defer renderer.Close()
 	parallel(ctx, len(jobs), func(i int) {
 		j := jobs[i]
 		var docs []*Doc
@@ -255,9 +260,9 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 				d.trace = origins.tracer(d.File, i, d.Line)
 			}
 		case "kustomize":
-			docs, fs = renderKustomization(ctx, j.path, kopts, origins)
+			docs, fs = renderKustomization(ctx, renderer, j.path, origins)
 		case "helm":
-			docs, fs = renderChart(j.path, cfg.HelmValues, k8sVersion, roots)
+			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, k8sVersion)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
