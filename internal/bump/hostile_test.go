@@ -258,9 +258,14 @@ func TestSymlinksOutOfRepo(t *testing.T) {
 		{"paths", "overlays/staging", []string{"--paths", "overlays/staging/kustomization.yaml"}},
 		{"paths", "overlays/prod/kustomization.yaml", []string{"--paths", "overlays/**/*.yaml"}},
 		{"paths", "overlays/prod/kustomization.yaml", []string{}},
-		{"promote-from", "overlays/staging", []string{"--paths", "base", "--promote-from", "overlays/staging", "--tag", ""}},
+		{"promote-from", "overlays/staging", []string{"--paths", "base", "--promote-from", "overlays/staging"}},
 	} {
-		args := append([]string{"--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "2.0.0"}, tc.args...)
+		args := []string{"--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api"}
+		// promote-from reads the tag from the source; elsewhere it is given.
+		if tc.input != "promote-from" {
+			args = append(args, "--tag", "2.0.0")
+		}
+		args = append(args, tc.args...)
 		res := runAction(t, nil, args...)
 		out := res.stdout + res.stderr + res.report
 		if res.code != 2 || !strings.Contains(res.stderr, `"`+tc.input+`"`) || !strings.Contains(res.stderr, `"`+tc.link+`"`) || !strings.Contains(res.report, "GA-PATH-OUTSIDE") {
