@@ -1,4 +1,4 @@
-package scan
+package ignorefile
 
 import (
 	"bytes"
@@ -31,7 +31,7 @@ func FuzzIgnoreFile(f *testing.F) {
 		if yamlForm {
 			name = "trivyignore.yaml"
 		}
-		fs, err := parseIgnore(name, data, now)
+		fs, err := Expired(name, data, now)
 		if err != nil {
 			msg := err.Error()
 			if yamlForm && !strings.HasPrefix(msg, `parsing "trivyignore.yaml": `) ||
