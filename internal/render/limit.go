@@ -270,6 +270,12 @@ func (c *child) failure(doing string, l Limits, err error) error {
 	if werr == nil {
 		werr = err
 	}
+	// Under RLIMIT_DATA the runtime can also die of a failed mapping it
+	// does not check (seen in kyaml's alias expansion): a segfault in a
+	// render process is all but always that limit.
+	if strings.Contains(text, "SIGSEGV") {
+		return &LimitError{Limit: "render-max-bytes", Msg: fmt.Sprintf("the render process crashed (SIGSEGV), most likely at its memory limit of %d MiB (128 MiB + 8 × render-max-bytes)", l.Memory()>>20)}
+	}
 	first, _, _ := strings.Cut(strings.TrimSpace(text), "\n")
 	if first != "" {
 		return fmt.Errorf("internal error: the render process failed %s (%w): %s", doing, werr, first)
