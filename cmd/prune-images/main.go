@@ -9,6 +9,7 @@ import (
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/prune"
+	_ "github.com/gitops-actions/gitops-actions/internal/supervisor/start"
 )
 
 func main() {

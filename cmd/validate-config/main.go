@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	_ "github.com/gitops-actions/gitops-actions/internal/supervisor/start"
 	"github.com/gitops-actions/gitops-actions/internal/validate"
 )
 

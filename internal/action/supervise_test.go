@@ -3,6 +3,7 @@ package action
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/gitops-actions/gitops-actions/internal/supervisor"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,7 +132,7 @@ func TestSuperviseOrdinaryExits(t *testing.T) {
 // running.
 func TestSuperviseLeavesRenderProcessesAlone(t *testing.T) {
 	pid := 0
-	code := Supervise("validate-config", []string{"validate-config", renderProcessFlag + "1024"}, nil, func() int {
+	code := Supervise("validate-config", []string{"validate-config", supervisor.RenderProcessFlag + "1024"}, nil, func() int {
 		pid = os.Getpid()
 		return 7
 	})

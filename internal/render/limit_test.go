@@ -137,6 +137,6 @@ func TestRunnerKustomizeAliasBomb(t *testing.T) {
 // name; the two must not drift apart.
 func TestProcessFlagIsTheOneSuperviseKnows(t *testing.T) {
 	if processFlag != "--render-process=" {
-		t.Fatalf("processFlag is %q: change renderProcessFlag in internal/action/supervise.go too", processFlag)
+		t.Fatalf("processFlag is %q: change RenderProcessFlag in internal/supervisor too", processFlag)
 	}
 }
