@@ -9,8 +9,8 @@ import (
 // Pinned third-party actions the generated files use. Full commit SHAs:
 // a moved tag cannot change what runs.
 const (
-	SetupGo     = "actions/setup-go@d35c59abb061a4a6fb18e82ac0862c26744d6ab5 # v5.5.0"
-	ActionCache = "actions/cache@5a3ec84eff668545956fd18022155c47e93e2684 # v4.2.3"
+	SetupGo     = "actions/setup-go@b7ad1dad31e06c5925ef5d2fc7ad053ef454303e # v7.0.0"
+	ActionCache = "actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae # v5.0.5"
 )
 
 // Header starts every generated action.yml.
