@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -241,7 +242,7 @@ func checkUses(refs []usesRef, pins map[string]pin) (problems []string, used map
 		case !fullSHA.MatchString(sha):
 			problems = append(problems, fmt.Sprintf("%s: %s is not pinned to a full commit SHA", where, ref))
 		case !known:
-			problems = append(problems, fmt.Sprintf("%s: %s is not in %s; add its row with .github/refresh-action-pins.sh", where, name, pinsTable))
+			problems = append(problems, fmt.Sprintf("%s: %s is not in %s; add a row for it and run .github/refresh-action-pins.sh", where, name, pinsTable))
 		case sha != p.sha || comment != p.tag:
 			problems = append(problems, fmt.Sprintf("%s: %s@%s # %s, but %s pins %s # %s", where, name, sha, comment, pinsTable, p.sha, p.tag))
 		}
@@ -359,5 +360,20 @@ func TestActionPinsTableDamaged(t *testing.T) {
 	}
 	if _, err := loadPins(filepath.Join(t.TempDir(), "missing.tsv")); err == nil {
 		t.Error("a missing table must be an error")
+	}
+}
+
+// The refresh script is not run by CI, so nothing else would notice it rot.
+func TestRefreshScriptShellcheck(t *testing.T) {
+	sc, err := exec.LookPath("shellcheck")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("shellcheck is not installed (Debian package shellcheck); .ci/run installs it")
+		}
+		t.Skip("shellcheck is not installed (Debian package shellcheck)")
+	}
+	out, err := exec.Command(sc, filepath.Join(repoRoot, ".github", "refresh-action-pins.sh")).CombinedOutput()
+	if err != nil {
+		t.Errorf("shellcheck .github/refresh-action-pins.sh: %v\n%s", err, out)
 	}
 }
