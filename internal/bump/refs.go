@@ -29,9 +29,14 @@ type Reference struct {
 	Whole bool `json:"-"`
 }
 
-// StrategyTemplate marks a reference found as text in a Helm template,
-// which is not YAML until rendered.
-const StrategyTemplate = "template"
+// Strategies of the readers only References has: text in a Helm template
+// (not YAML until rendered), a Flux Kustomization's or OCIRepository's
+// fields, an Argo CD Application's kustomize images.
+const (
+	StrategyTemplate = "template"
+	StrategyFlux     = "flux"
+	StrategyArgoCD   = "argocd"
+)
 
 // ReadReferences reads every occurrence of images in the YAML files that
 // paths (the value of input) select at HEAD of repo, with the editors'
@@ -113,6 +118,9 @@ func References(files []string, contents [][]byte, images []string) ([]Reference
 				return nil, err
 			}
 			parsed = true
+			if rd.registry == "" && rd.ed.Strategy == StrategyAuto {
+				res.Refs = append(res.Refs, deployRefs(file, src, rd.ed)...)
+			}
 			if rd.registry != "" && registries == nil {
 				registries = registryKeys(src)
 			}
@@ -120,8 +128,8 @@ func References(files []string, contents [][]byte, images []string) ([]Reference
 				if rd.registry != "" && !hasRegistry(registries[ref.Line], rd.registry) {
 					continue
 				}
-				add(Reference{Image: rd.image, Tag: ref.Tag, Digest: ref.Digest, File: ref.File, Line: ref.Line, Strategy: ref.Strategy,
-					Whole: ref.Strategy == StrategyManifest || (ref.Strategy == StrategyMarker && ref.Tag == "" && ref.Digest == "")})
+				whole := ref.Strategy == StrategyManifest || ref.Strategy == StrategyArgoCD || (ref.Strategy == StrategyMarker && ref.Tag == "" && ref.Digest == "")
+				add(Reference{Image: rd.image, Tag: ref.Tag, Digest: ref.Digest, File: ref.File, Line: ref.Line, Strategy: ref.Strategy, Whole: whole})
 			}
 		}
 		if parsed {
@@ -201,4 +209,64 @@ func templateRefs(file string, src []byte, image string) []Reference {
 		}
 	}
 	return out
+}
+
+// deployRefs reads the fields by which the deploy agents themselves set
+// an image: a Flux Kustomization's spec.images (kustomize's images:
+// entries, read by the kustomize editor), a Flux OCIRepository's
+// spec.url and spec.ref, and Argo CD's kustomize.images strings
+// ([old=]name[:tag][@digest]) in an Application or ApplicationSet.
+func deployRefs(file string, src []byte, e *Editor) []Ref {
+	f, err := yamledit.Parse(src)
+	if err != nil {
+		return nil
+	}
+	res := &Result{Out: src}
+	w := &fileEdit{Editor: e, f: f, file: file, res: res, seen: map[*yaml.Node]bool{}}
+	for _, d := range f.Docs {
+		if len(d.Content) == 0 {
+			continue
+		}
+		root := d.Content[0]
+		api, _ := scalar(yamledit.Lookup(root, "apiVersion"))
+		kind, _ := scalar(yamledit.Lookup(root, "kind"))
+		spec := yamledit.Lookup(root, "spec")
+		switch {
+		case strings.HasPrefix(api, "kustomize.toolkit.fluxcd.io/") && kind == "Kustomization" && spec != nil:
+			before := len(res.Refs)
+			w.kustomize(spec)
+			for i := before; i < len(res.Refs); i++ {
+				res.Refs[i].Strategy = StrategyFlux
+			}
+		case strings.HasPrefix(api, "source.toolkit.fluxcd.io/") && kind == "OCIRepository" && spec != nil:
+			u, ok := scalar(yamledit.Lookup(spec, "url"))
+			if !ok || !strings.HasPrefix(u, "oci://") || !w.matches(strings.TrimPrefix(u, "oci://")) {
+				continue
+			}
+			ref := yamledit.Lookup(spec, "ref")
+			tag, _ := scalar(yamledit.Lookup(ref, "tag"))
+			dig, _ := scalar(yamledit.Lookup(ref, "digest"))
+			w.ref(yamledit.Lookup(spec, "url"), StrategyFlux, tag, dig)
+		case strings.HasPrefix(api, "argoproj.io/"):
+			walk(root, func(m *yaml.Node) {
+				images := yamledit.Lookup(yamledit.Lookup(m, "kustomize"), "images")
+				if m.Kind != yaml.MappingNode || images == nil || images.Kind != yaml.SequenceNode {
+					return
+				}
+				for _, n := range images.Content {
+					v, ok := scalar(yamledit.Deref(n))
+					if !ok {
+						continue
+					}
+					if _, after, found := strings.Cut(v, "="); found {
+						v = after
+					}
+					if r, err := parseImageRef(v); err == nil && w.matches(r.Name) {
+						w.ref(n, StrategyArgoCD, r.Tag, r.Digest)
+					}
+				}
+			})
+		}
+	}
+	return res.Refs
 }

@@ -72,6 +72,36 @@ spec:
         - image: "ghcr.io/acme/api:{{ .Values.tag }}"
 {{- end }}
 `,
+	"clusters/prod/api-ks.yaml": `apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata: {name: api}
+spec:
+  path: ./apps/api
+  images:
+    - name: api
+      newName: ghcr.io/acme/api
+      newTag: 2.0.0
+---
+apiVersion: source.toolkit.fluxcd.io/v1beta2
+kind: OCIRepository
+metadata: {name: api}
+spec:
+  url: oci://ghcr.io/acme/api
+  ref:
+    digest: ` + digest1 + `
+`,
+	"argocd/app.yaml": `apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: api}
+spec:
+  sources:
+    - repoURL: https://example.com/config.git
+      kustomize:
+        images:
+          - ghcr.io/acme/api:2.1.0
+          - api=ghcr.io/acme/api@` + digest2 + `
+          - ghcr.io/acme/api-proxy:1.0
+`,
 	"README.md": "ghcr.io/acme/api:0.0.1 is not a YAML file\n",
 }
 
@@ -104,6 +134,8 @@ func TestReferences(t *testing.T) {
 	}
 	slices.Sort(got)
 	want := []string{
+		"argocd/app.yaml:10 argocd tag= digest=" + digest2 + " whole=true",
+		"argocd/app.yaml:9 argocd tag=2.1.0 digest= whole=true",
 		"base/deployment.yaml:12 manifest tag= digest= whole=true",
 		"base/deployment.yaml:9 manifest tag=1.2.0 digest=" + digest2 + " whole=true",
 		"charts/templates/job.yaml:10 template tag=1.6.0 digest= whole=false",
@@ -111,6 +143,8 @@ func TestReferences(t *testing.T) {
 		"charts/values.yaml:4 helm tag=1.3.0 digest= whole=false",
 		"clusters/flux.yaml:7 helm tag=1.5.0 digest= whole=false",
 		"clusters/flux.yaml:8 marker tag=1.5.0 digest= whole=false",
+		"clusters/prod/api-ks.yaml:15 flux tag= digest=" + digest1 + " whole=false",
+		"clusters/prod/api-ks.yaml:7 flux tag=2.0.0 digest= whole=false",
 		"overlays/prod/kustomization.yaml:5 kustomize tag= digest=" + digest1 + " whole=false",
 	}
 	if !slices.Equal(got, want) {

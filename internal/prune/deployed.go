@@ -83,6 +83,12 @@ type Use struct {
 
 func (u Use) String() string { return fmt.Sprintf("%s %s:%d", u.ConfigRepo, u.File, u.Line) }
 
+// deployedRef is a reference as the report lists it.
+type deployedRef struct {
+	Image string `json:"image"`
+	Use
+}
+
 // Deployed is what the config repos deploy of one image repository.
 type Deployed struct {
 	Tags    map[string][]Use
@@ -120,7 +126,7 @@ func readDeployed(ctx context.Context, c *action.Context, cfg Config, ts []targe
 	}
 	defer os.RemoveAll(dir)
 	server := c.Getenv("GITHUB_SERVER_URL")
-	var all []any
+	var all []deployedRef
 	for i, cr := range cfg.KeepDeployed {
 		u, err := gitrepo.ResolveURL(cr.Repository, server)
 		if err != nil {
@@ -164,12 +170,12 @@ func readDeployed(ctx context.Context, c *action.Context, cfg Config, ts []targe
 			if use.Digest != "" {
 				d.Digests[use.Digest] = append(d.Digests[use.Digest], use)
 			}
-			all = append(all, map[string]any{"image": r.Image, "use": use})
+			all = append(all, deployedRef{Image: r.Image, Use: use})
 			n++
 		}
 		c.Logf("keep-deployed %s at %s: %d references to the pruned repositories", cr.Spec, commit, n)
 	}
-	c.SetReportData("deployedReferences", append([]any{}, all...))
+	c.SetReportData("deployedReferences", append([]deployedRef{}, all...))
 	return out, nil
 }
 

@@ -84,6 +84,9 @@ func TestKeepDeployedProtectsWhatAnOverlayDeploys(t *testing.T) {
 	if u := prot.DeployedBy[0]; u.File != "overlays/prod/kustomization.yaml" || u.Line != 6 || u.Digest != deployed || u.Commit != g.Head(t, "acme/config", "main") {
 		t.Errorf("protected by %+v, want overlays/prod/kustomization.yaml:6 at the branch head", u)
 	}
+	if refs := res.report.DeployedRefs; len(refs) != 1 || refs[0].Image != repo || refs[0].Digest != deployed {
+		t.Errorf("deployedReferences %+v, want the overlay's one reference to %s@%s", refs, repo, deployed)
+	}
 	if res.report.Outputs["protected-deployed"] != "1" {
 		t.Errorf("outputs %v, want protected-deployed=1", res.report.Outputs)
 	}

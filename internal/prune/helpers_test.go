@@ -43,6 +43,7 @@ type pruneReport struct {
 	Protected       []Decision        `json:"protected"`
 	Failed          []Decision        `json:"failed"`
 	SkippedRetagged []Decision        `json:"skippedRetagged"`
+	DeployedRefs    []deployedRef     `json:"deployedReferences"`
 }
 
 type result struct {
