@@ -126,23 +126,26 @@ func TestKeepDeployedByTagOwnerNameAndToken(t *testing.T) {
 	old := time.Now().Add(-30 * 24 * time.Hour)
 	byTag := push(t, repo+":pr-7", imageAt(t, old), opts...)
 	push(t, repo+":pr-8", imageAt(t, old), opts...)
+	latest := push(t, repo+":latest", imageAt(t, old), opts...)
 	const token = "ghs_configreadtoken"
 	g := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", token))
 	g.NewRepo(t, "acme/config", map[string]string{
 		"apps/values.yaml": "image:\n  repository: " + repo + "\n  tag: pr-7\n",
+		// No tag, no digest: the kubelet pulls latest.
+		"apps/job.yaml": "kind: Job\nspec:\n  template:\n    spec:\n      containers:\n        - image: " + repo + "\n",
 	})
 	env := map[string]string{"GITHUB_SERVER_URL": g.URL}
 	args := []string{"--repository", repo, "--registry-username", reg.Username, "--registry-password", reg.Password,
-		"--tag-filter", "^pr-", "--token", token, "--keep-deployed", "acme/config"}
+		"--tag-filter", "^(pr-|latest)", "--token", token, "--keep-deployed", "acme/config"}
 	res := runPruneEnv(t, quickRetries, env, args...)
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if tags := listTags(t, repo, opts...); !slices.Equal(tags, []string{"pr-7"}) {
-		t.Errorf("tags left %v, want pr-7 (values.yaml deploys it)", tags)
+	if tags := listTags(t, repo, opts...); !slices.Equal(tags, []string{"latest", "pr-7"}) {
+		t.Errorf("tags left %v, want latest (job.yaml deploys it) and pr-7 (values.yaml does)", tags)
 	}
-	if p := protectedBy(res.report.Protected); p[byTag] != "acme/config apps/values.yaml:2" {
-		t.Errorf("protected %v, want %s by acme/config apps/values.yaml:2", p, byTag)
+	if p := protectedBy(res.report.Protected); p[byTag] != "acme/config apps/values.yaml:2" || p[latest] != "acme/config apps/job.yaml:6" {
+		t.Errorf("protected %v, want %s by acme/config apps/values.yaml:2 and %s by apps/job.yaml:6", p, byTag, latest)
 	}
 	if strings.Contains(res.stdout+res.stderr+res.summary, token) {
 		t.Error("the token shows in the output")
@@ -153,7 +156,7 @@ func TestKeepDeployedByTagOwnerNameAndToken(t *testing.T) {
 	other := strings.Replace(g.URL, "127.0.0.1", "localhost", 1) + "/acme/config.git"
 	push(t, repo+":pr-9", imageAt(t, old), opts...)
 	res = runPruneEnv(t, quickRetries, env, append(args[:len(args)-1], other)...)
-	if res.code != 3 || !slices.Contains(listTags(t, repo, opts...), "pr-9") {
+	if res.code != 3 || !slices.Contains(listTags(t, repo, opts...), "pr-9") || !strings.Contains(res.stderr, "refused the credentials") {
 		t.Errorf("exit %d, tags %v; want exit 3 and pr-9 still there", res.code, listTags(t, repo, opts...))
 	}
 }
