@@ -24,6 +24,7 @@ type Config struct {
 	Concurrency      int
 	DryRun           bool
 	AgeCache         string
+	KeepDeployed     []ConfigRepo
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -42,6 +43,14 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Concurrency:      in.Int("concurrency"),
 		DryRun:           in.Bool("dry-run"),
 		AgeCache:         in.String("age-cache"),
+	}
+	for _, spec := range in.List("keep-deployed") {
+		cr, err := parseConfigRepo(spec)
+		if err != nil {
+			in.Fail("keep-deployed", "%v", err)
+			continue
+		}
+		c.KeepDeployed = append(c.KeepDeployed, cr)
 	}
 	c.TagFilter = regexpInput(in, "tag-filter")
 	c.ExcludeTags = regexpInput(in, "exclude-tags")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"log"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -42,6 +43,7 @@ type pruneReport struct {
 	Protected       []Decision        `json:"protected"`
 	Failed          []Decision        `json:"failed"`
 	SkippedRetagged []Decision        `json:"skippedRetagged"`
+	DeployedRefs    []deployedRef     `json:"deployedReferences"`
 }
 
 type result struct {
@@ -60,10 +62,17 @@ func runPrune(t *testing.T, args ...string) result {
 // runPruneWith runs it with the network limits o.
 func runPruneWith(t *testing.T, o transport.Options, args ...string) result {
 	t.Helper()
+	return runPruneEnv(t, o, nil, args...)
+}
+
+// runPruneEnv runs it with the network limits o and more environment.
+func runPruneEnv(t *testing.T, o transport.Options, more map[string]string, args ...string) result {
+	t.Helper()
 	dir := t.TempDir()
 	rep := filepath.Join(dir, "report.json")
 	var out, errb bytes.Buffer
 	env := map[string]string{"GITHUB_STEP_SUMMARY": filepath.Join(dir, "summary.md")}
+	maps.Copy(env, more)
 	code := Main(transport.WithOptions(context.Background(), o), append([]string{"prune-images", "--report-file", rep}, args...), func(k string) string { return env[k] }, &out, &errb)
 	r := result{code: code, stdout: out.String(), stderr: errb.String()}
 	if md, err := os.ReadFile(env["GITHUB_STEP_SUMMARY"]); err == nil {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ type Rules struct {
 	Keep        int
 	OlderThan   time.Duration
 	Now         time.Time
+	// Deployed is what config repos deploy (keep-deployed): never deleted.
+	Deployed *Deployed
 }
 
 // Candidate says whether tag is one the filters select.
@@ -42,10 +45,13 @@ type Decision struct {
 	// RemovedTags and ManifestDeleted say what a delete step removes.
 	RemovedTags     []string `json:"removedTags,omitempty"`
 	ManifestDeleted bool     `json:"manifestDeleted,omitempty"`
-	// ProtectedBy is the kept tag that keeps a protected version.
+	// ProtectedBy is the kept tag that keeps a protected version, or the
+	// config repo file and line that deploys it.
 	ProtectedBy string `json:"protectedBy,omitempty"`
-	Reason      string `json:"reason,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// DeployedBy are the config repo references that keep it (keep-deployed).
+	DeployedBy []Use  `json:"deployedBy,omitempty"`
+	Reason     string `json:"reason,omitempty"`
+	Error      string `json:"error,omitempty"`
 }
 
 // Plan is what a run deletes, keeps and protects in one repository.
@@ -116,6 +122,20 @@ func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, 
 		doomed = append(doomed, v)
 	}
 
+	// A deployed version keeps every tag: its tags may be what a cluster
+	// pulls, and its digest is then reached as a kept tag's.
+	live := doomed[:0]
+	for _, v := range doomed {
+		if uses := r.Deployed.of(v); len(uses) > 0 {
+			d := decision(repo, v, "deployed: a config repo names its digest or tag")
+			d.ProtectedBy, d.DeployedBy = uses[0].String(), uses
+			plan.Protected = append(plan.Protected, d)
+			continue
+		}
+		live = append(live, v)
+	}
+	doomed = live
+
 	removed := map[string]bool{}
 	for _, v := range doomed {
 		for _, t := range candTags[v.Digest] {
@@ -123,7 +143,16 @@ func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, 
 		}
 	}
 	plan.removed = removed
-	reach, err := reachable(ctx, versions, removed, g, concurrency)
+	// Deployed digests keep what they reach as kept tags do; their labels
+	// (config repo, file and line) hold a space, which no tag does.
+	seeds, labelUses := map[string]string{}, map[string][]Use{}
+	if r.Deployed != nil {
+		for dg, uses := range r.Deployed.Digests {
+			seeds[dg] = uses[0].String()
+			labelUses[seeds[dg]] = uses
+		}
+	}
+	reach, err := reachable(ctx, versions, removed, seeds, g, concurrency)
 	if err != nil {
 		return nil, err
 	}
@@ -145,6 +174,10 @@ func MakePlan(ctx context.Context, repo string, p Provider, versions []Version, 
 		case reach[v.Digest] != "":
 			d := decision(repo, v, "reachable from a kept tag (index child, attestation or referrer)")
 			d.ProtectedBy = reach[v.Digest]
+			if uses, ok := labelUses[d.ProtectedBy]; ok {
+				d.Reason = "reachable from a deployed digest (index child, attestation or referrer)"
+				d.DeployedBy = uses
+			}
 			plan.Protected = append(plan.Protected, d)
 		default:
 			plan.Steps = append(plan.Steps, Step{Version: v, Tags: v.Tags, Manifest: true})
@@ -185,8 +218,9 @@ func decision(repo string, v Version, reason string) Decision {
 var fallbackTag = regexp.MustCompile(`^sha256-([0-9a-f]{64})(\.[A-Za-z0-9_-]+)?$`)
 
 // reachable maps every digest a kept tag reaches to that tag. Kept tags
-// are all listed tags not in removed.
-func reachable(ctx context.Context, versions []Version, removed map[string]bool, g Graph, concurrency int) (map[string]string, error) {
+// are all listed tags not in removed; seeds are more digests to keep, by
+// their label, whether listed or not.
+func reachable(ctx context.Context, versions []Version, removed map[string]bool, seeds map[string]string, g Graph, concurrency int) (map[string]string, error) {
 	reach := map[string]string{}
 	// Artifacts attached by tag name: subject digest -> their digests.
 	attached := map[string][]string{}
@@ -204,6 +238,12 @@ func reachable(ctx context.Context, versions []Version, removed map[string]bool,
 				reach[v.Digest] = t
 				frontier = append(frontier, v.Digest)
 			}
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(seeds)) {
+		if reach[d] == "" {
+			reach[d] = seeds[d]
+			frontier = append(frontier, d)
 		}
 	}
 	if err := walk(ctx, reach, frontier, attached, g, concurrency); err != nil {

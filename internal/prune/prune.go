@@ -105,10 +105,16 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			c.Warnf("%v", err)
 		}
 	}
+	deployed, err := readDeployed(ctx, c, cfg, ts)
+	if err != nil {
+		return err
+	}
 	var outs []outcome
 	for _, t := range ts {
 		o := outcome{target: t}
-		o.plan, o.errs, o.listErr = prune(ctx, c, cfg, rules, t, rt, ages)
+		r := rules
+		r.Deployed = deployed[t.ref.String()]
+		o.plan, o.errs, o.listErr = prune(ctx, c, cfg, r, t, rt, ages)
 		outs = append(outs, o)
 	}
 	if err := ages.save(deletedDigests(outs)); err != nil {
@@ -240,7 +246,11 @@ func printPlan(c *action.Context, t target, plan *Plan, dry bool) {
 		fmt.Fprintf(w, "  %s %s@%s tags=%s created=%s\n", what, t.ref, s.Version.Digest, strings.Join(s.Tags, ","), when(s.Version.Created))
 	}
 	for _, d := range plan.Protected {
-		fmt.Fprintf(w, "  protect %s@%s tags=%s by tag %q: %s\n", t.ref, d.Digest, strings.Join(d.Tags, ","), d.ProtectedBy, d.Reason)
+		by := fmt.Sprintf("tag %q", d.ProtectedBy)
+		if len(d.DeployedBy) > 0 {
+			by = "deployed: " + d.ProtectedBy
+		}
+		fmt.Fprintf(w, "  protect %s@%s tags=%s by %s: %s\n", t.ref, d.Digest, strings.Join(d.Tags, ","), by, d.Reason)
 	}
 	for _, d := range plan.Kept {
 		fmt.Fprintf(w, "  keep    %s@%s tags=%s: %s\n", t.ref, d.Digest, strings.Join(d.Tags, ","), d.Reason)
@@ -296,6 +306,7 @@ func finish(c *action.Context, cfg Config, outs []outcome) error {
 	c.SetOutput("kept", fmt.Sprint(len(kept)))
 	c.SetOutput("candidates", fmt.Sprint(candidates))
 	c.SetOutput("protected", fmt.Sprint(len(protected)))
+	c.SetOutput("protected-deployed", fmt.Sprint(countDeployed(protected)))
 	c.SetOutput("deleted-digests", string(dj))
 	c.SetOutput("skipped-retagged", fmt.Sprint(len(retagged)))
 	c.SetReportData("dryRun", cfg.DryRun)
@@ -316,6 +327,17 @@ func finish(c *action.Context, cfg Config, outs []outcome) error {
 		return action.External(fmt.Errorf("%d of the planned deletes or listings failed: %w", len(errs), errors.Join(errs...)))
 	}
 	return nil
+}
+
+// countDeployed counts the decisions a config repo's reference made.
+func countDeployed(ds []Decision) int {
+	n := 0
+	for _, d := range ds {
+		if len(d.DeployedBy) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 func nonNil(d []Decision) []Decision {
