@@ -209,3 +209,36 @@ func checkTags(t *testing.T, rules, flavor []string, ev Event, want []string) {
 		t.Errorf("rules %q flavor %q on %s %s:\n got  %q\n want %q", rules, flavor, ev.Name, ev.Ref, got, want)
 	}
 }
+
+// TestRealWorkflows runs the tag rules of two public repositories'
+// metadata-action steps (crazy-max/diun's build.yml, gethomepage/homepage's
+// docker-publish.yml) over refs those repositories have.
+func TestRealWorkflows(t *testing.T) {
+	diun := []string{"type=semver,pattern={{version}}", "type=semver,pattern={{major}}.{{minor}}", "type=semver,pattern={{major}}", "type=ref,event=pr", "type=edge"}
+	homepage := []string{
+		"# Default tags", "type=schedule,pattern=nightly", "type=ref,event=branch", "type=ref,event=tag",
+		"# Versioning tags", "type=semver,pattern=v{{version}}", "type=semver,pattern=v{{major}}.{{minor}}", "type=semver,pattern=v{{major}}",
+	}
+	auto := []string{"latest=auto"}
+	for _, tt := range []struct {
+		name        string
+		rules, flvr []string
+		event, ref  string
+		def         string
+		want        []string
+	}{
+		{"diun release", diun, nil, "push", "refs/tags/v4.33.0", "master", []string{"4.33.0", "4.33", "4", "latest"}},
+		{"diun beta", diun, nil, "push", "refs/tags/v4.0.0-beta.4", "master", []string{"4.0.0-beta.4"}},
+		{"diun master", diun, nil, "push", "refs/heads/master", "master", []string{"edge"}},
+		{"diun pull request", diun, nil, "pull_request", "refs/pull/1544/merge", "master", []string{"pr-1544"}},
+		{"homepage release", homepage, auto, "push", "refs/tags/v1.12.3", "main", []string{"v1.12.3", "v1.12", "v1", "latest"}},
+		{"homepage non-semver tag", homepage, auto, "push", "refs/tags/homepage-0.1.0", "main", []string{"homepage-0.1.0", "latest"}},
+		{"homepage main", homepage, auto, "push", "refs/heads/main", "main", []string{"main"}},
+		{"homepage nightly", homepage, auto, "schedule", "refs/heads/main", "main", []string{"nightly", "main"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := Event{Name: tt.event, Ref: tt.ref, DefaultBranch: tt.def, SHA: "860c1904a1ce19322e91ac35af1ab07466440c37", Now: goldenNow}
+			checkTags(t, tt.rules, tt.flvr, ev, tt.want)
+		})
+	}
+}

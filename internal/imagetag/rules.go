@@ -71,6 +71,9 @@ func ParseRule(line string) (Rule, error) {
 		return r, fmt.Errorf("tag rule %q: %s", line, fmt.Sprintf(format, a...))
 	}
 	for _, kv := range splitFields(line) {
+		if strings.TrimSpace(kv) == "" {
+			return fail("an empty field (a stray comma?)")
+		}
 		k, v, ok := keyValue(kv)
 		if !ok {
 			k = "value"

@@ -120,7 +120,7 @@ func TestParseRuleErrors(t *testing.T) {
 		"type=raw,value=x-{{nope}}", "type=raw,value={{date YYYY}}", "type=raw,value={{date 'YYYY' zone='UTC'}}",
 		"type=raw,value={{date 'YYYY' tz='Mars/Olympus'}}", "type=raw,value={{date 'wo'}}",
 		"type=raw,value={{branch 'x'}}", "type=raw,value={{branch", "type=schedule,pattern={{branch}}",
-		"type=raw,value=a,value=b",
+		"type=raw,value=a,value=b", "type=raw,value=a,",
 	} {
 		if _, err := ParseRule(line); err == nil || !strings.Contains(err.Error(), "tag rule") {
 			t.Errorf("%q: error %v should name the tag rule", line, err)
