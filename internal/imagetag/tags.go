@@ -14,9 +14,10 @@ import (
 // Tags applies the rules and the flavor to the event, as
 // docker/metadata-action does: rules in priority order (highest first,
 // ties in the order given), each tag once, then latest. With latest=auto,
-// latest is added when the first tag comes from a git tag (type=ref,
-// event=tag, type=match, or type=semver of a version that is not a
-// pre-release); never for a branch push on its own.
+// latest is added when the first tag is a release: type=ref,event=tag,
+// type=match, or type=semver of a version that is not a pre-release (of
+// the git tag, or of value=); a push to the default branch alone never
+// gets it.
 func Tags(rules []Rule, fl Flavor, ev Event) ([]string, error) {
 	if len(rules) == 0 {
 		rules = DefaultRules
