@@ -116,7 +116,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if ev.SHA == "" {
 		ev.SHA = gitOutput(ctx, cfg.Context, "rev-parse", "HEAD")
 	}
-	tags, err := imagetag.Tags(cfg.rules, ev)
+	tags, err := imagetag.Tags(cfg.rules, cfg.flavor, ev)
 	if err != nil {
 		return action.UsageErr("tags", err)
 	}

@@ -140,7 +140,7 @@ func testGoBuilderPush(t *testing.T, reg *testenv.Registry) {
 	if !strings.HasPrefix(digest, "sha256:") || first.output("image-ref") != image+"@"+digest {
 		t.Fatalf("outputs:\n%s", first.stdout)
 	}
-	if got := first.output("tags"); got != "sha-0123456,main" {
+	if got := first.output("tags"); got != "main,sha-0123456" {
 		t.Errorf("tags output %q", got)
 	}
 
@@ -260,6 +260,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--go-main", "."}, `input "image"`},
 		{[]string{"--image", "x/y", "--platforms", "amd64"}, `input "platforms"`},
 		{[]string{"--image", "x/y", "--tags", "type=bogus"}, `input "tags"`},
+		{[]string{"--image", "x/y", "--flavor", "latest=never"}, `input "flavor"`},
 		{[]string{"--image", "x/y", "--build-args", "NOEQUALS"}, `input "build-args"`},
 		{[]string{"--image", "x/y", "--registry-username", "u"}, `input "registry-password"`},
 		{[]string{"--image", "x/y", "--insecure-registries", "http://reg.internal"}, `input "insecure-registries"`},

@@ -23,6 +23,7 @@ type Config struct {
 	Platforms          []string
 	Image              string
 	Tags               []string
+	Flavor             []string
 	Labels             []string
 	Push               bool
 	RegistryUsername   string
@@ -35,6 +36,7 @@ type Config struct {
 	// Parsed forms of the inputs above.
 	platforms []v1.Platform
 	rules     []imagetag.Rule
+	flavor    imagetag.Flavor
 	buildArgs map[string]string
 	labels    map[string]string
 }
@@ -53,6 +55,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Platforms:          in.List("platforms"),
 		Image:              in.String("image"),
 		Tags:               in.Lines("tags"),
+		Flavor:             in.Lines("flavor"),
 		Labels:             in.List("labels"),
 		Push:               in.Bool("push"),
 		RegistryUsername:   in.String("registry-username"),
@@ -97,6 +100,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("tags", "%v", err)
 	}
 	c.rules = rules
+	if c.flavor, err = imagetag.ParseFlavor(c.Flavor); err != nil {
+		in.Fail("flavor", "%v", err)
+	}
 	c.buildArgs = pairs(in, "build-args", c.BuildArgs)
 	c.labels = pairs(in, "labels", c.Labels)
 	if c.Builder == "go" && c.GoMain == "" {

@@ -1,4 +1,5 @@
-// Package imagetag turns tag rules in docker/metadata-action's syntax
-// (type=sha, type=ref, type=semver, type=raw, type=schedule) and the
-// GitHub event that triggered a run into image tags and OCI labels.
+// Package imagetag turns tag rules and a flavor in docker/metadata-action's
+// syntax (type=schedule, semver, match, edge, ref, raw, sha; latest, prefix,
+// suffix) and the GitHub event that triggered a run into image tags, in
+// priority order, and OCI labels.
 package imagetag

@@ -21,6 +21,8 @@ func FuzzRules(f *testing.F) {
 		"type=schedule,pattern={{date 'YYYY,MM,DD'}}\ntype=sha,format=long,prefix=,suffix=-x",
 		"type=ref,event=tag,priority=100\nlatest\n\n",
 		"type=raw,value=\"a,b\",suffix='}'",
+		"type=match,\"pattern=^v(\\d+)\\.(\\d+)\",group=2,prefix={{base_ref}}-\ntype=edge,branch=main",
+		"prefix=x-,onlatest=true\nsuffix=-{{sha}},onlatest=true\nlatest=true",
 	} {
 		f.Add(rules, "push", "refs/heads/main", "0123456789abcdef0123456789abcdef01234567", int64(1700000000))
 		f.Add(rules, "push", "refs/tags/v1.2.3-rc.1+build.5", "abc", int64(0))
@@ -39,9 +41,18 @@ func FuzzRules(f *testing.F) {
 			}
 			return
 		}
+		// The same text read as a flavor, when it is one, exercises
+		// prefixes, suffixes and latest together with the rules.
+		fl, ferr := ParseFlavor(strings.Split(text, "\n"))
+		if ferr != nil {
+			if !strings.Contains(ferr.Error(), "flavor") {
+				t.Fatalf("error %q does not name the flavor", ferr)
+			}
+			fl = Flavor{}
+		}
 		ev := Event{Name: name, Ref: ref, SHA: sha, DefaultBranch: "main", Now: time.Unix(now, 0)}
-		tags, err := Tags(rules, ev)
-		tags2, err2 := Tags(rules, ev)
+		tags, err := Tags(rules, fl, ev)
+		tags2, err2 := Tags(rules, fl, ev)
 		if !reflect.DeepEqual(tags, tags2) || (err == nil) != (err2 == nil) {
 			t.Fatalf("tagging twice differs: %q %v / %q %v", tags, err, tags2, err2)
 		}
