@@ -262,3 +262,63 @@ func TestDescriptorAnnotationsInLocalOutput(t *testing.T) {
 		t.Errorf("layout holds %s, digest output %s", d.Digest, r.output("digest"))
 	}
 }
+
+// buildah builds once; both registries get the same digest, and the
+// annotations (with the creation time) are on the manifest each serves.
+func TestBuildahImagesAndAnnotations(t *testing.T) {
+	needBuildah(t)
+	v3 := testenv.StartRegistry(t, user, pass)
+	mem := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(mem.Close)
+	memHost := strings.TrimPrefix(mem.URL, "http://")
+	base := v3.Ref("base/runtime:1")
+	br, _ := name.ParseReference(base)
+	if err := remote.Write(br, baseImage(t, v1.Platform{OS: "linux", Architecture: "amd64"}, map[string]string{"etc/os-release": "tiny\n"}), v3.Options()...); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM "+base+"\nCOPY app.txt /srv/app.txt\nUSER 65532:65532\nENTRYPOINT [\"/srv/app\"]\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "app.txt"), []byte("context file\n"), 0o644)
+	env := maps.Clone(pushEnv)
+	env["SOURCE_DATE_EPOCH"] = "1700000000"
+	reportFile := filepath.Join(dir, "report.json")
+	repos := []string{v3.Ref("acme/api"), memHost + "/acme/api"}
+	r := runMain(t, env, "--context", dir, "--images", strings.Join(repos, ","), "--tags", "type=raw,value=edge",
+		"--annotations", "org.opencontainers.image.description=two registries, one digest\nmanifest:org.example.level=manifest",
+		"--registry-username", user, "--registry-password", pass, "--report-file", reportFile)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	out, _ := reportOf(t, reportFile)
+	digest := out["digest"]
+	if got := lines(out["image-refs"]); !slices.Equal(got, []string{repos[0] + "@" + digest, repos[1] + "@" + digest}) {
+		t.Errorf("image-refs %q", got)
+	}
+	for _, repo := range repos {
+		nr, _ := name.ParseReference(repo + ":edge")
+		o := v3.Options()
+		if nr.Context().RegistryStr() == memHost {
+			o = nil
+		}
+		img, err := remote.Image(nr, o...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		m, err := img.Manifest()
+		if err != nil || d.String() != digest {
+			t.Fatalf("%s: digest %s (want %s), %v", nr, d, digest, err)
+		}
+		for k, v := range map[string]string{
+			"org.opencontainers.image.description": "two registries, one digest", "org.example.level": "manifest",
+			"org.opencontainers.image.created": "2023-11-14T22:13:20Z",
+		} {
+			if m.Annotations[k] != v {
+				t.Errorf("%s: annotation %s = %q, want %q", nr, k, m.Annotations[k], v)
+			}
+		}
+	}
+	if !slices.Contains(lines(out["annotations"]), "manifest:org.opencontainers.image.description=two registries, one digest") {
+		t.Errorf("annotations output:\n%s", out["annotations"])
+	}
+}
