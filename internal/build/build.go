@@ -10,10 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -36,11 +38,14 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 
 // Metadata is the metadata output: what was built and where it went.
 type Metadata struct {
-	Image   string            `json:"image"`
-	Digest  string            `json:"digest"`
-	Tags    []string          `json:"tags"`
-	Labels  map[string]string `json:"labels"`
-	Digests map[string]string `json:"digests"` // per platform
+	Image       string            `json:"image"`
+	Images      []string          `json:"images"`
+	Digest      string            `json:"digest"`
+	Refs        []string          `json:"refs"` // repository@digest, per repository
+	Tags        []string          `json:"tags"` // repository:tag, as pushed
+	Labels      map[string]string `json:"labels"`
+	Annotations []string          `json:"annotations"`
+	Digests     map[string]string `json:"digests"` // per platform
 }
 
 func run(ctx context.Context, c *action.Context, cfg Config) error {
@@ -174,13 +179,13 @@ func buildGo(ctx context.Context, c *action.Context, cfg Config, ra *registryAcc
 	}
 	c.Logf("built %s for %s in %s", cfg.GoMain, strings.Join(cfg.Platforms, ","), time.Since(start).Round(time.Millisecond))
 	if res.Index != nil {
-		return res.Index, nil
+		return annotate(res.Index, cfg.annotations, cfg.platforms[0])
 	}
-	return res.Image, nil
+	return annotate(res.Image, cfg.annotations, cfg.platforms[0])
 }
 
 func buildDockerfile(ctx context.Context, c *action.Context, cfg Config, ra *registryAccess, labels map[string]string, tmp string) (taggable, error) {
-	out, err := dockerfileBuild(ctx, c, cfg, ra, labels, tmp)
+	out, annotated, err := dockerfileBuild(ctx, c, cfg, ra, labels, tmp)
 	if errors.Is(err, errNoBuilder) {
 		return nil, action.External(err)
 	}
@@ -204,85 +209,177 @@ func buildDockerfile(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	// without fetching its config. Docker manifests carry no annotations;
 	// an epoch time says nothing.
 	created := labels[imagetag.LabelCreated]
-	annotate := created != "" && !strings.HasPrefix(created, "1970-")
+	stamp := created != "" && !strings.HasPrefix(created, "1970-")
+	var art taggable
 	d := m.Manifests[0]
 	if d.MediaType.IsIndex() {
 		ii, err := idx.ImageIndex(d.Digest)
-		if err != nil || !annotate || d.MediaType != types.OCIImageIndex {
-			return ii, err
+		if err != nil {
+			return nil, err
 		}
-		return mutate.Annotations(ii, map[string]string{imagetag.LabelCreated: created}).(v1.ImageIndex), nil
+		if stamp && d.MediaType == types.OCIImageIndex {
+			ii = mutate.Annotations(ii, map[string]string{imagetag.LabelCreated: created}).(v1.ImageIndex)
+		}
+		art = ii
+	} else {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		if stamp && d.MediaType == types.OCIManifestSchema1 {
+			img = mutate.Annotations(img, map[string]string{imagetag.LabelCreated: created}).(v1.Image)
+		}
+		art = img
 	}
-	img, err := idx.Image(d.Digest)
-	if err != nil || !annotate || d.MediaType != types.OCIManifestSchema1 {
-		return img, err
+	if annotated {
+		return art, nil
 	}
-	return mutate.Annotations(img, map[string]string{imagetag.LabelCreated: created}).(v1.Image), nil
+	return annotate(art, cfg.annotations, cfg.platforms[0])
 }
 
-// publish writes the local layout, pushes by digest, then each tag, reads
-// the digest back from the registry and sets the outputs.
+// publish writes the local layout, pushes to every repository by digest,
+// then each tag, reads the digest back from each registry and sets the
+// outputs.
 func publish(ctx context.Context, c *action.Context, cfg Config, ra *registryAccess, art taggable, tags []string, labels map[string]string) error {
 	dg, err := art.Digest()
 	if err != nil {
 		return err
 	}
-	md := Metadata{Image: cfg.Image, Digest: dg.String(), Labels: labels, Digests: platformDigests(art, cfg)}
+	md := Metadata{
+		Image: cfg.Image, Images: slices.Clone(cfg.repos), Digest: dg.String(), Labels: labels,
+		Digests: platformDigests(art, cfg), Annotations: annotationLines(art),
+	}
+	if md.Images == nil {
+		md.Images = []string{}
+	}
 	if cfg.LocalOutput != "" {
-		if err := writeLayout(cfg.LocalOutput, art, cfg.Image, tags); err != nil {
+		if err := writeLayout(cfg.LocalOutput, art, cfg, tags); err != nil {
 			return err
 		}
 		c.Logf("wrote OCI layout %s", cfg.LocalOutput)
 	}
+	var refs []string
+	for _, r := range cfg.repos {
+		refs = append(refs, r+"@"+dg.String())
+	}
 	if cfg.Push {
-		repo, err := ra.repository(cfg.Image)
+		pushed, err := pushAll(ctx, c, cfg, ra, art, dg, tags)
 		if err != nil {
-			return action.Usage("image", "%q: %v", cfg.Image, err)
+			// Never read as success: the report names what did land, so
+			// a rerun or a cleanup knows where to look.
+			c.SetReportData("pushed", pushed)
+			return err
 		}
-		opts := ra.remoteOpts(ctx)
-		pusher, err := remote.NewPusher(opts...)
-		if err != nil {
-			return action.External(err)
-		}
-		start := time.Now()
-		byDigest := repo.Digest(dg.String())
-		if err := pusher.Push(ctx, byDigest, art.(remoteTaggable)); err != nil {
-			return action.External(registryErr(fmt.Sprintf("pushing %s", byDigest), err))
-		}
-		for _, t := range tags {
-			if err := pusher.Push(ctx, repo.Tag(t), art.(remoteTaggable)); err != nil {
-				return action.External(registryErr(fmt.Sprintf("tagging %s:%s", cfg.Image, t), err))
-			}
-			md.Tags = append(md.Tags, repo.Tag(t).String())
-		}
-		// The digest output is what the registry serves, not what we computed.
-		desc, err := remote.Head(byDigest, opts...)
-		if err != nil {
-			return action.External(registryErr("reading back "+byDigest.String(), err))
-		}
-		if desc.Digest != dg {
-			return action.External(fmt.Errorf("registry serves %s for %s, built %s", desc.Digest, byDigest, dg))
-		}
-		c.Logf("pushed %s and %d tag(s) in %s", byDigest, len(tags), time.Since(start).Round(time.Millisecond))
+		md.Tags = pushed.Tags
 	}
 	if md.Tags == nil {
 		md.Tags = []string{}
+	}
+	md.Refs = refs
+	if md.Refs == nil {
+		md.Refs = []string{}
 	}
 	mdJSON, err := json.Marshal(md)
 	if err != nil {
 		return err
 	}
 	c.SetOutput("image", cfg.Image)
+	c.SetOutput("images", strings.Join(cfg.repos, "\n"))
 	c.SetOutput("digest", dg.String())
 	if cfg.Image != "" {
 		c.SetOutput("image-ref", cfg.Image+"@"+dg.String())
 	}
+	c.SetOutput("image-refs", strings.Join(refs, "\n"))
 	c.SetOutput("tags", strings.Join(tags, ","))
+	c.SetOutput("tag-refs", strings.Join(tagRefs(cfg.repos, tags), "\n"))
+	c.SetOutput("annotations", strings.Join(md.Annotations, "\n"))
 	c.SetOutput("platforms", strings.Join(cfg.Platforms, ","))
 	c.SetOutput("metadata", string(mdJSON))
 	c.SetReportData("image", md)
-	c.AddSummary(fmt.Sprintf("### Image\n\n`%s@%s`\n\nTags: %s\n", cfg.Image, dg, strings.Join(tags, ", ")))
+	c.AddSummary(fmt.Sprintf("### Image\n\n`%s`\n\nTags: %s\n", strings.Join(refs, "`, `"), strings.Join(tags, ", ")))
 	return nil
+}
+
+// Pushed is what reached the registries: by digest and by tag.
+type Pushed struct {
+	Refs []string `json:"refs"`
+	Tags []string `json:"tags"`
+}
+
+func tagRefs(repos, tags []string) []string {
+	var out []string
+	for _, r := range repos {
+		for _, t := range tags {
+			out = append(out, r+":"+t)
+		}
+	}
+	return out
+}
+
+// pushAll uploads the artifact once per registry: a further repository on
+// a registry already pushed to gets the image from there, so its blobs are
+// mounted across repositories instead of uploaded again.
+func pushAll(ctx context.Context, c *action.Context, cfg Config, ra *registryAccess, art taggable, dg v1.Hash, tags []string) (Pushed, error) {
+	pushed := Pushed{Refs: []string{}, Tags: []string{}}
+	opts := ra.remoteOpts(ctx)
+	pusher, err := remote.NewPusher(opts...)
+	if err != nil {
+		return pushed, action.External(err)
+	}
+	fail := func(err error) (Pushed, error) {
+		if len(pushed.Refs) > 0 {
+			err = fmt.Errorf("%w\nalready pushed: %s", err, strings.Join(append(slices.Clone(pushed.Refs), pushed.Tags...), ", "))
+		}
+		return pushed, action.External(err)
+	}
+	onRegistry := map[string]name.Digest{}
+	for _, image := range cfg.repos {
+		repo, err := ra.repository(image)
+		if err != nil {
+			return pushed, action.Usage("images", "%q: %v", image, err)
+		}
+		start := time.Now()
+		src := remoteTaggable(art)
+		byDigest := repo.Digest(dg.String())
+		if from, ok := onRegistry[repo.RegistryStr()]; ok {
+			if src, err = remoteArtifact(from, opts); err != nil {
+				return fail(registryErr("reading back "+from.String(), err))
+			}
+		}
+		if err := pusher.Push(ctx, byDigest, src); err != nil {
+			return fail(registryErr(fmt.Sprintf("pushing %s", byDigest), err))
+		}
+		// The digest output is what the registry serves, not what we computed.
+		desc, err := remote.Head(byDigest, opts...)
+		if err != nil {
+			return fail(registryErr("reading back "+byDigest.String(), err))
+		}
+		if desc.Digest != dg {
+			return fail(fmt.Errorf("registry serves %s for %s, built %s", desc.Digest, byDigest, dg))
+		}
+		pushed.Refs = append(pushed.Refs, image+"@"+dg.String())
+		onRegistry[repo.RegistryStr()] = byDigest
+		for _, t := range tags {
+			if err := pusher.Push(ctx, repo.Tag(t), src); err != nil {
+				return fail(registryErr(fmt.Sprintf("tagging %s:%s", image, t), err))
+			}
+			pushed.Tags = append(pushed.Tags, repo.Tag(t).String())
+		}
+		c.Logf("pushed %s and %d tag(s) in %s", byDigest, len(tags), time.Since(start).Round(time.Millisecond))
+	}
+	return pushed, nil
+}
+
+// remoteArtifact is the image or index a registry serves at ref.
+func remoteArtifact(ref name.Digest, opts []remote.Option) (remote.Taggable, error) {
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if desc.MediaType.IsIndex() {
+		return desc.ImageIndex()
+	}
+	return desc.Image()
 }
 
 func platformDigests(art taggable, cfg Config) map[string]string {
@@ -303,18 +400,26 @@ func platformDigests(art taggable, cfg Config) map[string]string {
 	return out
 }
 
-func writeLayout(dir string, art taggable, image string, tags []string) error {
+func writeLayout(dir string, art taggable, cfg Config, tags []string) error {
 	p, err := layout.FromPath(dir)
 	if err != nil {
 		if p, err = layout.Write(dir, empty.Index); err != nil {
 			return fmt.Errorf("creating OCI layout %q: %w", dir, err)
 		}
 	}
-	ref := image
+	ref := cfg.Image
 	if len(tags) > 0 {
-		ref = image + ":" + tags[0]
+		ref = cfg.Image + ":" + tags[0]
 	}
-	opt := layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref})
+	// The layout's entry is the descriptor of what was built: of the index
+	// when there is one, else of the single image.
+	level := levelManifestDescriptor
+	if _, ok := art.(v1.ImageIndex); ok {
+		level = levelIndexDescriptor
+	}
+	anns := pick(cfg.annotations, level, &cfg.platforms[0])
+	anns["org.opencontainers.image.ref.name"] = ref
+	opt := layout.WithAnnotations(anns)
 	switch a := art.(type) {
 	case v1.ImageIndex:
 		err = p.AppendIndex(a, opt)

@@ -22,8 +22,10 @@ type Config struct {
 	BaseImage          string
 	Platforms          []string
 	Image              string
+	Images             []string
 	Tags               []string
 	Flavor             []string
+	Annotations        []string
 	Labels             []string
 	Push               bool
 	RegistryUsername   string
@@ -34,11 +36,15 @@ type Config struct {
 	LocalOutput        string
 
 	// Parsed forms of the inputs above.
-	platforms []v1.Platform
-	rules     []imagetag.Rule
-	flavor    imagetag.Flavor
-	buildArgs map[string]string
-	labels    map[string]string
+	// repos is every repository pushed to, image or images, the first
+	// being the one the single-image outputs name.
+	repos       []string
+	annotations []annotation
+	platforms   []v1.Platform
+	rules       []imagetag.Rule
+	flavor      imagetag.Flavor
+	buildArgs   map[string]string
+	labels      map[string]string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -54,8 +60,10 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		BaseImage:          in.String("base-image"),
 		Platforms:          in.List("platforms"),
 		Image:              in.String("image"),
+		Images:             in.List("images"),
 		Tags:               in.Lines("tags"),
 		Flavor:             in.Lines("flavor"),
+		Annotations:        in.Lines("annotations"),
 		Labels:             in.List("labels"),
 		Push:               in.Bool("push"),
 		RegistryUsername:   in.String("registry-username"),
@@ -65,13 +73,21 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		InsecureRegistries: in.List("insecure-registries"),
 		LocalOutput:        in.String("local-output"),
 	}
-	if c.Image == "" && !c.LintOnly && (c.Push || c.LocalOutput == "") {
-		in.Fail("image", "is required to push (set image, or push: false with local-output)")
-	}
-	if c.Image != "" {
+	switch {
+	case c.Image != "" && len(c.Images) > 0:
+		in.Fail("images", "set image (one repository) or images (a list), not both")
+	case len(c.Images) > 0:
+		c.repos = parseRepos(in, c.Images)
+		if len(c.repos) > 0 {
+			c.Image = c.repos[0]
+		}
+	case c.Image == "" && !c.LintOnly && (c.Push || c.LocalOutput == ""):
+		in.Fail("image", "is required to push (set image or images, or push: false with local-output)")
+	case c.Image != "":
 		if _, err := name.NewRepository(c.Image); err != nil {
 			in.Fail("image", "%q is not an image repository (want e.g. ghcr.io/acme/api, without tag): %v", c.Image, err)
 		}
+		c.repos = []string{c.Image}
 	}
 	for _, h := range c.InsecureRegistries {
 		if _, err := name.NewRegistry(h, name.StrictValidation); err != nil {
@@ -95,6 +111,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		}
 		c.platforms = append(c.platforms, *pl)
 	}
+	c.annotations = parseAnnotations(in, c.Annotations, c.platforms, c.LocalOutput != "")
 	rules, err := imagetag.ParseRules(c.Tags)
 	if err != nil {
 		in.Fail("tags", "%v", err)
@@ -112,6 +129,32 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("registry-password", "registry-username and registry-password go together (give both, or neither to use the Docker config)")
 	}
 	return c, nil
+}
+
+// parseRepos checks the images items: repositories without tag or digest
+// (the tags input makes the tags), each listed once.
+func parseRepos(in *action.Inputs, items []string) []string {
+	var out []string
+	seen := map[string]string{}
+	for _, it := range items {
+		last := it[strings.LastIndex(it, "/")+1:]
+		if strings.Contains(it, "@") || strings.Contains(last, ":") {
+			in.Fail("images", "%q has a tag or digest: list repositories only (e.g. ghcr.io/acme/api); the tags input makes the tags", it)
+			continue
+		}
+		r, err := name.NewRepository(it)
+		if err != nil {
+			in.Fail("images", "%q is not an image repository (want e.g. ghcr.io/acme/api): %v", it, err)
+			continue
+		}
+		if prev, dup := seen[r.Name()]; dup {
+			in.Fail("images", "%q and %q are the same repository: list each once", prev, it)
+			continue
+		}
+		seen[r.Name()] = it
+		out = append(out, it)
+	}
+	return out
 }
 
 // pairs reads K=V items.

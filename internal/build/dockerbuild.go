@@ -40,11 +40,12 @@ func dockerAnswers(ctx context.Context) bool {
 // dockerfileBuild builds with buildx or buildah into an OCI layout under
 // tmp and returns the layout path; pushing is done from there with
 // go-containerregistry, so both builders push the same way, by digest first.
-func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *registryAccess, labels map[string]string, tmp string) (string, error) {
-	out := filepath.Join(tmp, "layout")
+// annotated says the builder has put cfg's annotations on already.
+func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *registryAccess, labels map[string]string, tmp string) (out string, annotated bool, err error) {
+	out = filepath.Join(tmp, "layout")
 	authDir, err := writeAuthFile(cfg, ra, tmp)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	df := cfg.Dockerfile
 	if !filepath.IsAbs(df) {
@@ -65,15 +66,19 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 
 	if dockerAnswers(ctx) {
 		args := append([]string{"buildx", "build", "--platform", platforms, "--output", "type=oci,dest=" + out + ",tar=false"}, common...)
+		// BuildKit annotates before it writes its attestations, whose
+		// subjects name the manifest digests: changing a manifest
+		// afterwards would leave them pointing at nothing.
+		args = append(args, buildxAnnotations(cfg.annotations)...)
 		args = append(args, cfg.Context)
 		var env []string
 		if authDir != "" {
 			env = []string{"DOCKER_CONFIG=" + authDir}
 		}
-		return out, runTool(ctx, c, "docker", args, env)
+		return out, true, runTool(ctx, c, "docker", args, env)
 	}
 	if _, err := exec.LookPath("buildah"); err != nil {
-		return "", errNoBuilder
+		return "", false, errNoBuilder
 	}
 	// A private store per run: no state shared with other builds, and vfs
 	// works without overlay support in containers.
@@ -85,7 +90,7 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	var budEnv []string
 	conf, err := ra.registriesConf(cfg, df, tmp)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if conf != "" {
 		budEnv = []string{"CONTAINERS_REGISTRIES_CONF=" + conf}
@@ -101,34 +106,34 @@ func dockerfileBuild(ctx context.Context, c *action.Context, cfg Config, ra *reg
 	}
 	bud = append(append(bud, common...), cfg.Context)
 	if err := runTool(ctx, c, "buildah", bud, budEnv); err != nil {
-		return "", err
+		return "", false, err
 	}
 	digestFile := filepath.Join(tmp, "digest")
 	push = append(push, "--digestfile", digestFile, local, "oci:"+out+":latest")
 	if err := runTool(ctx, c, "buildah", push, nil); err != nil {
-		return "", err
+		return "", false, err
 	}
 	want, err := os.ReadFile(digestFile)
 	if err != nil {
-		return "", fmt.Errorf("reading buildah's digest file: %w", err)
+		return "", false, fmt.Errorf("reading buildah's digest file: %w", err)
 	}
 	// buildah's digest must be what the layout holds, which is what we push.
 	p, err := layout.FromPath(out)
 	if err != nil {
-		return "", fmt.Errorf("reading the built layout: %w", err)
+		return "", false, fmt.Errorf("reading the built layout: %w", err)
 	}
 	im, err := p.ImageIndex()
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	m, err := im.IndexManifest()
 	if err != nil || len(m.Manifests) == 0 {
-		return "", fmt.Errorf("the built layout has no image: %v", err)
+		return "", false, fmt.Errorf("the built layout has no image: %v", err)
 	}
 	if got := m.Manifests[0].Digest.String(); got != strings.TrimSpace(string(want)) {
-		return "", fmt.Errorf("buildah reported digest %s but wrote %s", strings.TrimSpace(string(want)), got)
+		return "", false, fmt.Errorf("buildah reported digest %s but wrote %s", strings.TrimSpace(string(want)), got)
 	}
-	return out, nil
+	return out, false, nil
 }
 
 // writeAuthFile puts explicit credentials in a private config.json so no
@@ -138,7 +143,7 @@ func writeAuthFile(cfg Config, ra *registryAccess, tmp string) (string, error) {
 		return ra.getenv("DOCKER_CONFIG"), nil
 	}
 	hosts := map[string]bool{}
-	for _, s := range []string{cfg.Image, cfg.BaseImage} {
+	for _, s := range append([]string{cfg.BaseImage}, cfg.repos...) {
 		if s == "" {
 			continue
 		}
@@ -277,6 +282,16 @@ func runTool(ctx context.Context, c *action.Context, tool string, args, env []st
 		return action.External(fmt.Errorf("%s %s: %w\n%s", tool, args[0], err, c.Redact(strings.TrimSpace(tail))))
 	}
 	return nil
+}
+
+// buildxAnnotations are the --annotation flags for buildx, whose syntax
+// the annotations input shares.
+func buildxAnnotations(anns []annotation) []string {
+	var args []string
+	for _, a := range anns {
+		args = append(args, "--annotation", a.String())
+	}
+	return args
 }
 
 func sortedKeys(m map[string]string) []string {
