@@ -40,6 +40,13 @@ func expandDocs(docs []*Doc) (objs []*Doc, skipped int, fs []report.Finding) {
 			return
 		}
 		if _, hasKind := d.Object["kind"]; !hasKind {
+			if depth > 0 {
+				// Inside a List it can only be an object kubectl refuses.
+				file, line := d.At(nil)
+				fs = append(fs, report.Finding{Source: report.SourceSyntax, Rule: RuleNotResource, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
+					Message: "List item has neither apiVersion nor kind: kubectl would refuse it"})
+				return
+			}
 			skipped++
 			return
 		}
