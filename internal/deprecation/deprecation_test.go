@@ -17,6 +17,9 @@ func TestCheck(t *testing.T) {
 		{"flowcontrol.apiserver.k8s.io/v1beta3", "FlowSchema", "1.33", Removed},
 		{"v1", "Endpoints", "1.33", Deprecated},
 		{"apps/v1", "Deployment", "1.33", Current},
+		{"admissionregistration.k8s.io/v1alpha1", "InitializerConfiguration", "1.16", Removed},
+		{"settings.k8s.io/v1alpha1", "PodPreset", "1.19", Current},
+		{"settings.k8s.io/v1alpha1", "PodPreset", "1.20", Removed},
 	} {
 		if got, _ := Check(tc.apiVersion, tc.kind, tc.minor); got != tc.want {
 			t.Errorf("Check(%s %s, %s) = %v, want %v", tc.apiVersion, tc.kind, tc.minor, got, tc.want)

@@ -79,7 +79,7 @@ func lineOf(node *yaml.Node, path []string, def int) int {
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == p {
+				if keyOf(n.Content[i]) == p {
 					line = n.Content[i].Line
 					next = n.Content[i+1]
 					break
@@ -193,13 +193,14 @@ func duplicateKeys(file string, n *yaml.Node, off int) []report.Finding {
 				if k.Value == "<<" {
 					continue
 				}
-				if first, dup := seen[k.Value]; dup {
+				key := keyOf(k)
+				if first, dup := seen[key]; dup {
 					fs = append(fs, report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: file, Line: k.Line + off,
-						Message: fmt.Sprintf("duplicate key %q at %s (first at line %d)", k.Value, strings.TrimPrefix(path+"."+k.Value, "."), first+off)})
+						Message: fmt.Sprintf("duplicate key %q at %s (first at line %d)", key, strings.TrimPrefix(path+"."+key, "."), first+off)})
 				} else {
-					seen[k.Value] = k.Line
+					seen[key] = k.Line
 				}
-				walk(n.Content[i+1], path+"."+k.Value)
+				walk(n.Content[i+1], path+"."+key)
 			}
 		}
 	}
@@ -208,8 +209,9 @@ func duplicateKeys(file string, n *yaml.Node, off int) []report.Finding {
 }
 
 // decodeNode turns a node into plain Go values (maps, slices, strings,
-// int64, float64, bool, nil) the way a JSON decoder would, keeping the
-// last value of a duplicate key as the API server does.
+// int64, uint64, float64, bool, nil) as sigs.k8s.io/yaml would (see
+// scalar), keeping the last value of a duplicate key as the API server
+// does.
 func decodeNode(n *yaml.Node) (any, error) {
 	var d decoder
 	return d.decode(n)
@@ -307,6 +309,10 @@ func (d *decoder) decode(n *yaml.Node) (any, error) {
 			if k.Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping keys must be scalars", k.Line)
 			}
+			key, err := mapKey(k)
+			if err != nil {
+				return nil, err
+			}
 			if err := d.tick(); err != nil {
 				return nil, err
 			}
@@ -314,7 +320,7 @@ func (d *decoder) decode(n *yaml.Node) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			out[k.Value] = v
+			out[key] = v
 		}
 		return out, nil
 	case yaml.ScalarNode:
@@ -337,35 +343,4 @@ func mergeSources(v any) []map[string]any {
 		return out
 	}
 	return nil
-}
-
-func scalar(n *yaml.Node) (any, error) {
-	switch n.ShortTag() {
-	case "!!str", "!!binary", "!!timestamp":
-		return n.Value, nil
-	case "!!null":
-		return nil, nil
-	case "!!bool":
-		var b bool
-		err := n.Decode(&b)
-		return b, err
-	case "!!int":
-		if i, err := strconv.ParseInt(n.Value, 10, 64); err == nil {
-			return i, nil
-		}
-		var i int64
-		if err := n.Decode(&i); err != nil {
-			var f float64
-			if ferr := n.Decode(&f); ferr == nil {
-				return f, nil
-			}
-			return nil, fmt.Errorf("line %d: %w", n.Line, err)
-		}
-		return i, nil
-	case "!!float":
-		var f float64
-		err := n.Decode(&f)
-		return f, err
-	}
-	return n.Value, nil
 }

@@ -31,6 +31,7 @@ func ruleMetadata() map[string]report.Rule {
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
+		RuleNotResource:     {ID: RuleNotResource, ShortDescription: "A document has a kind but no apiVersion, or an apiVersion but no kind", Help: "kubectl and the API server refuse a document that names only one of apiVersion and kind (often a misspelled key such as apiVerison). Add the missing key or fix its spelling; a document with neither is not an object and is skipped."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
 	}

@@ -132,6 +132,9 @@ func (s *schemaChecker) check(d *Doc) []report.Finding {
 		if strings.HasPrefix(msg, "could not find schema") {
 			rule = ruleNoSchema
 			msg = fmt.Sprintf("no schema for %s %s (Kubernetes %s): add its CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas", r.APIVersion, r.Kind, s.minor)
+			if builtinGroup(r.APIVersion) {
+				msg = fmt.Sprintf("Kubernetes %s serves no %s %s: check the apiVersion and kind (a typo, or an API removed long ago)", s.minor, r.APIVersion, r.Kind)
+			}
 		}
 		return []report.Finding{{Source: report.SourceSchema, Rule: rule, Severity: report.Error, File: file, Line: line, Resource: r, Message: msg}}
 	}
@@ -151,4 +154,26 @@ func splitPath(p string) []string {
 		parts[i] = strings.ReplaceAll(strings.ReplaceAll(s, "~1", "/"), "~0", "~")
 	}
 	return parts
+}
+
+// builtinGroups are the API groups Kubernetes serves itself. A kind the
+// embedded schemas lack in one of them is a mistake, not a missing
+// CustomResourceDefinition (gateway.networking.k8s.io and other
+// *.k8s.io groups of CRDs are not here).
+var builtinGroups = map[string]bool{
+	"": true, "apps": true, "batch": true, "extensions": true, "policy": true, "autoscaling": true,
+	"admissionregistration.k8s.io": true, "apiextensions.k8s.io": true, "apiregistration.k8s.io": true,
+	"authentication.k8s.io": true, "authorization.k8s.io": true, "certificates.k8s.io": true,
+	"coordination.k8s.io": true, "discovery.k8s.io": true, "events.k8s.io": true,
+	"flowcontrol.apiserver.k8s.io": true, "internal.apiserver.k8s.io": true, "networking.k8s.io": true,
+	"node.k8s.io": true, "rbac.authorization.k8s.io": true, "resource.k8s.io": true,
+	"scheduling.k8s.io": true, "settings.k8s.io": true, "storage.k8s.io": true, "storagemigration.k8s.io": true,
+}
+
+func builtinGroup(apiVersion string) bool {
+	group, _, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		group = ""
+	}
+	return builtinGroups[group]
 }

@@ -78,7 +78,10 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	in := load(ctx, cfg, roots, p, k8sVersion)
 	in.findings = append(in.findings, p.outside...)
 
-	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, roots, in.docs)
+	objs, skipped, notObjects := expandDocs(in.docs)
+	skipped += p.skippedFiles
+	in.findings = append(in.findings, notObjects...)
+	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, roots, objs)
 	if err != nil {
 		return err
 	}
@@ -91,13 +94,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 
 	var resources []*Doc
-	skipped := p.skippedFiles
-	for _, d := range in.docs {
-		if d.IsResource() {
-			resources = append(resources, d)
-		} else {
+	for _, d := range objs {
+		// What a kustomization or chart renders is applied, so only plain
+		// files can be a tool's config file.
+		if r := d.Resource(); d.Unit == "" && isConfigFile(r.APIVersion, r.Kind, crdSchemas) {
 			skipped++
+			continue
 		}
+		resources = append(resources, d)
 	}
 
 	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crdSchemas, scope)
