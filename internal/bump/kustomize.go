@@ -17,10 +17,15 @@ type kustomizeLayout struct{}
 func (kustomizeLayout) strategy() string { return StrategyKustomize }
 
 func (kustomizeLayout) edit(w *fileEdit, root *yaml.Node) {
-	if !isKustomization(w.file, root) {
-		return
+	if isKustomization(w.file, root) {
+		w.kustomize(root)
 	}
-	images := yamledit.Lookup(root, "images")
+}
+
+// kustomize edits the images: list of m, a kustomization or any mapping
+// holding such a list (a Flux Kustomization's spec).
+func (w *fileEdit) kustomize(m *yaml.Node) {
+	images := yamledit.Lookup(m, "images")
 	if images == nil || images.Kind != yaml.SequenceNode {
 		return
 	}
