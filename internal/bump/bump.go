@@ -21,7 +21,7 @@ import (
 // Main runs the bump-manifest action and returns its exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	env := action.Env{Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr}
-	return action.Run(ctx, "bump-manifest", env, ParseConfig, run)
+	return action.Run(ctx, "bump-manifest", env, ParseConfig, runSettled)
 }
 
 // Backoff between push attempts: full jitter over an exponential window,

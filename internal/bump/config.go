@@ -1,6 +1,9 @@
 package bump
 
 import (
+	"fmt"
+	"net/url"
+	"strings"
 	"text/template"
 	"time"
 
@@ -85,6 +88,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	case c.ImageRef != "" && c.PromoteFrom == "":
 		r, err := parseImageRef(c.ImageRef)
 		switch {
+		case err != nil && strings.ToLower(r.Name) != r.Name:
+			in.Fail("image-ref", "%q: the name %q must be lower case", c.ImageRef, r.Name)
 		case err != nil:
 			in.Fail("image-ref", "%q: %v", c.ImageRef, err)
 		case c.Image != "" && !sameRepo(c.Image, r.Name):
@@ -98,6 +103,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("image", "is required with promote-from")
 	case c.Image == "":
 		in.Fail("image", "is required (or give image-ref)")
+	case strings.ToLower(c.Image) != c.Image:
+		in.Fail("image", "%q must be lower case", c.Image)
 	default:
 		if r, err := parseImageRef(c.Image); err != nil || r.Tag != "" || r.Digest != "" {
 			in.Fail("image", "%q must be a repository name without tag or digest (use image-ref for name:tag@digest)", c.Image)
@@ -112,8 +119,11 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Tag == "" && c.Digest == "" && c.PromoteFrom == "" && (c.Image != "" || c.ImageRef != "") {
 		in.Fail("tag", "give a tag, a digest or both (or an image-ref that has them)")
 	}
-	if n := len(c.HelmKeys); n < 2 || n > 3 {
-		in.Fail("helm-keys", "want repository and tag keys, and optionally a digest key; got %d keys", n)
+	if n := len(c.HelmKeys); n < 2 || n > 4 {
+		in.Fail("helm-keys", "want repository and tag keys, and optionally digest and registry keys; got %d keys", n)
+	}
+	if err := checkRepositoryURL(c.Repository); err != nil {
+		in.Fail("repository", "%v", err)
 	}
 	for _, p := range c.Paths {
 		if err := checkPath(p); err != nil {
@@ -148,4 +158,21 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("max-attempts", "must be at least 1")
 	}
 	return c, nil
+}
+
+// checkRepositoryURL refuses a repository URL that names a host but no
+// repository on it (https://github.com), which would only fail at the
+// clone; the rest of the form is checked where the URL is resolved.
+func checkRepositoryURL(repository string) error {
+	if !strings.Contains(repository, "://") {
+		return nil
+	}
+	u, err := url.Parse(repository)
+	if err != nil || u.Scheme == "file" || u.Hostname() == "" {
+		return nil
+	}
+	if strings.Trim(u.Path, "/") == "" {
+		return fmt.Errorf("%q names no repository on %s", repository, u.Host)
+	}
+	return nil
 }

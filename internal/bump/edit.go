@@ -4,9 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"path"
-	"regexp"
-	"strings"
+
+	"slices"
 
 	"github.com/Masterminds/semver/v3"
 	"gopkg.in/yaml.v3"
@@ -28,11 +27,17 @@ type Editor struct {
 	Image       string   // repository as given, e.g. ghcr.io/acme/api
 	Tag, Digest string   // new values; an empty one is left alone
 	Strategy    string   // one of the Strategy constants
-	HelmKeys    []string // repository, tag[, digest] dotted paths
+	HelmKeys    []string // repository, tag[, digest[, registry]] dotted paths; empty or DefaultHelmKeys finds them
 	NoDowngrade bool
 
-	repo string // normalized Image
+	repo     string // normalized Image
+	helmAuto bool   // HelmKeys are the default: find image blocks wherever they are
 }
+
+// DefaultHelmKeys is the helm-keys default; with it the helm strategy finds
+// registry/repository/tag/digest siblings in any mapping, and image:
+// holding a whole reference.
+var DefaultHelmKeys = []string{"image.repository", "image.tag", "image.digest"}
 
 // Change is one scalar set to a new value.
 type Change struct {
@@ -100,13 +105,11 @@ func NewEditor(e Editor) (*Editor, error) {
 	if e.Strategy == "" {
 		e.Strategy = StrategyAuto
 	}
-	if len(e.HelmKeys) == 0 {
-		e.HelmKeys = []string{"image.repository", "image.tag", "image.digest"}
+	if len(e.HelmKeys) == 0 || slices.Equal(e.HelmKeys, DefaultHelmKeys) {
+		e.HelmKeys, e.helmAuto = DefaultHelmKeys, true
 	}
 	return &e, nil
 }
-
-var markerRE = regexp.MustCompile(`^\s*#\s*\{\s*"\$imagepolicy"\s*:\s*"([^"]+)"\s*\}`)
 
 // Candidate reports whether a file may hold the image, to skip parsing the
 // many that cannot.
@@ -152,18 +155,10 @@ func (e *Editor) Edit(file string, src []byte) (*Result, error) {
 		if len(d.Content) == 0 {
 			continue
 		}
-		root := d.Content[0]
-		if e.use(StrategyKustomize) && isKustomization(file, root) {
-			w.kustomize(root)
-		}
-		if e.use(StrategyHelm) {
-			w.helm(root)
-		}
-		if e.use(StrategyManifest) {
-			w.manifest(root)
-		}
-		if e.use(StrategyMarker) {
-			w.markers(root)
+		for _, l := range layouts {
+			if e.use(l.strategy()) {
+				l.edit(w, d.Content[0])
+			}
 		}
 	}
 	if w.err != nil {
@@ -176,6 +171,18 @@ func (e *Editor) Edit(file string, src []byte) (*Result, error) {
 	res.Out = out
 	return res, nil
 }
+
+// layout is one way a file holds an image, edited by one strategy; each
+// lives in its own file, so a new layout is one new file and one entry in
+// layouts.
+type layout interface {
+	strategy() string
+	edit(w *fileEdit, root *yaml.Node) // root is one document's top node
+}
+
+// layouts in the order they run: the kustomize one before the markers, so
+// a marker on an images: entry sees the entry as the kustomize one left it.
+var layouts = []layout{kustomizeLayout{}, helmLayout{}, manifestLayout{}, markerLayout{}}
 
 func (e *Editor) use(s string) bool { return e.Strategy == StrategyAuto || e.Strategy == s }
 
@@ -305,63 +312,6 @@ func walk(n *yaml.Node, visit func(*yaml.Node)) {
 	rec(n)
 }
 
-func isKustomization(file string, root *yaml.Node) bool {
-	switch path.Base(file) {
-	case "kustomization.yaml", "kustomization.yml", "Kustomization":
-		return true
-	}
-	k, _ := scalar(yamledit.Lookup(root, "kind"))
-	return k == "Kustomization" || k == "Component"
-}
-
-// kustomize sets newTag and digest of matching images: entries.
-func (w *fileEdit) kustomize(root *yaml.Node) {
-	images := yamledit.Lookup(root, "images")
-	if images == nil || images.Kind != yaml.SequenceNode {
-		return
-	}
-	for _, ent := range images.Content {
-		ent = yamledit.Deref(ent)
-		nameN := yamledit.Lookup(ent, "name")
-		target := nameN
-		if nn := yamledit.Lookup(ent, "newName"); nn != nil {
-			target = nn
-		}
-		v, ok := scalar(target)
-		if !ok || !w.matches(v) || !w.found(ent) {
-			continue
-		}
-		tagN, digN := yamledit.Lookup(ent, "newTag"), yamledit.Lookup(ent, "digest")
-		oldTag, _ := scalar(tagN)
-		oldDig, _ := scalar(digN)
-		c, ok := w.begin(ent, StrategyKustomize, oldTag, oldDig)
-		if !ok {
-			continue
-		}
-		if w.Tag != "" {
-			c.NewTag = w.Tag
-			if tagN != nil {
-				w.set(tagN, w.Tag, c)
-			} else {
-				w.add(ent, "newTag", w.Tag, c)
-			}
-			if w.Digest == "" && digN != nil {
-				// kustomize prefers the digest: a stale one would pin the old image.
-				c.NewDigest = ""
-				w.del(ent, "digest", c)
-			}
-		}
-		if w.Digest != "" {
-			c.NewDigest = w.Digest
-			if digN != nil {
-				w.set(digN, w.Digest, c)
-			} else {
-				w.add(ent, "digest", w.Digest, c)
-			}
-		}
-	}
-}
-
 func (w *fileEdit) add(m *yaml.Node, key, value string, c Change) {
 	if err := w.f.SetPair(m, key, value); err != nil {
 		w.fail(m, err)
@@ -379,175 +329,4 @@ func (w *fileEdit) del(m *yaml.Node, key string, c Change) {
 	}
 	c.Op, c.File, c.Line, c.Old = "remove", w.file, old.Line, key+": "+old.Value
 	w.res.Changes = append(w.res.Changes, c)
-}
-
-// helm sets the tag and digest keys next to every repository key that
-// names the image.
-func (w *fileEdit) helm(root *yaml.Node) {
-	keys := make([][]string, len(w.HelmKeys))
-	for i, k := range w.HelmKeys {
-		keys[i] = strings.Split(k, ".")
-	}
-	lookup := func(m *yaml.Node, p []string) (parent, val *yaml.Node) {
-		parent = yamledit.Deref(m)
-		for _, k := range p[:len(p)-1] {
-			parent = yamledit.Lookup(parent, k)
-		}
-		if parent == nil || parent.Kind != yaml.MappingNode {
-			return nil, nil
-		}
-		return parent, yamledit.Lookup(parent, p[len(p)-1])
-	}
-	walk(root, func(m *yaml.Node) {
-		if m.Kind != yaml.MappingNode {
-			return
-		}
-		_, repoN := lookup(m, keys[0])
-		v, ok := scalar(repoN)
-		if !ok {
-			return
-		}
-		// Repository keys hold a bare name.
-		if r, err := parseImageRef(v); err != nil || r.Tag != "" || r.Digest != "" || !w.matches(v) || !w.found(repoN) {
-			return
-		}
-		tagParent, tagN := lookup(m, keys[1])
-		var digN *yaml.Node
-		if len(keys) > 2 {
-			_, digN = lookup(m, keys[2])
-		}
-		oldTag, _ := scalar(tagN)
-		oldDig, _ := scalar(digN)
-		c, ok := w.begin(repoN, StrategyHelm, oldTag, oldDig)
-		if !ok {
-			return
-		}
-		if w.Tag != "" {
-			c.NewTag = w.Tag
-			switch {
-			case tagN != nil:
-				w.set(tagN, w.Tag, c)
-			case tagParent != nil:
-				w.add(tagParent, keys[1][len(keys[1])-1], w.Tag, c)
-			}
-			if w.Digest == "" && oldDig != "" {
-				c.NewDigest = ""
-				w.set(digN, "", c)
-			}
-		}
-		if w.Digest != "" {
-			c.NewDigest = w.Digest
-			if digN != nil {
-				w.set(digN, w.Digest, c)
-			} else {
-				// Not every chart reads a digest: adding one could mislead.
-				w.res.Skips = append(w.res.Skips, Skip{File: w.file, Line: repoN.Line,
-					Reason: fmt.Sprintf("helm: no %q key to hold the digest", w.HelmKeys[len(w.HelmKeys)-1])})
-			}
-		}
-	})
-}
-
-// manifest sets image: of every container list in any workload.
-func (w *fileEdit) manifest(root *yaml.Node) {
-	walk(root, func(m *yaml.Node) {
-		if m.Kind != yaml.MappingNode {
-			return
-		}
-		for _, key := range []string{"containers", "initContainers", "ephemeralContainers"} {
-			list := yamledit.Lookup(m, key)
-			if list == nil || list.Kind != yaml.SequenceNode {
-				continue
-			}
-			for _, ctr := range list.Content {
-				if img := yamledit.Lookup(ctr, "image"); img != nil && img.Kind == yaml.ScalarNode {
-					w.setRef(img, StrategyManifest)
-				}
-			}
-		}
-	})
-}
-
-// marker is a Flux setter comment on a scalar.
-type marker struct {
-	n      *yaml.Node
-	policy string // ns:name
-	field  string // "", tag, digest or name
-}
-
-// markers sets scalars carrying Flux `# {"$imagepolicy": "ns:name[:field]"}`
-// comments. A policy is this image's when one of its whole-reference or
-// :name markers in the file names the image, or, failing that, when the
-// policy's name is the image's last path element.
-func (w *fileEdit) markers(root *yaml.Node) {
-	var ms []marker
-	walk(root, func(n *yaml.Node) {
-		if n.Kind != yaml.ScalarNode || !strings.Contains(n.LineComment, "$imagepolicy") {
-			return
-		}
-		_, end, err := w.f.Span(n)
-		if err != nil {
-			return
-		}
-		src := w.f.Source()
-		rest := src[end:]
-		if i := bytes.IndexByte(rest, '\n'); i >= 0 {
-			rest = rest[:i]
-		}
-		sm := markerRE.FindSubmatch(rest)
-		if sm == nil {
-			return
-		}
-		parts := strings.Split(string(sm[1]), ":")
-		if len(parts) < 2 || len(parts) > 3 {
-			return
-		}
-		m := marker{n: n, policy: parts[0] + ":" + parts[1]}
-		if len(parts) == 3 {
-			m.field = parts[2]
-		}
-		ms = append(ms, m)
-	})
-	ours := map[string]bool{}
-	for _, m := range ms {
-		switch m.field {
-		case "":
-			if r, err := parseImageRef(m.n.Value); err == nil && w.matches(r.Name) {
-				ours[m.policy] = true
-			}
-		case "name":
-			if w.matches(m.n.Value) {
-				ours[m.policy] = true
-			}
-		}
-	}
-	for _, m := range ms {
-		if !ours[m.policy] && m.policy[strings.IndexByte(m.policy, ':')+1:] != lastElem(w.repo) {
-			continue
-		}
-		switch m.field {
-		case "":
-			w.setRef(m.n, StrategyMarker)
-		case "tag":
-			if !w.found(m.n) {
-				continue
-			}
-			w.ref(m.n, StrategyMarker, m.n.Value, "")
-			if w.Tag == "" || w.downgrade(m.n, StrategyMarker, m.n.Value) {
-				continue
-			}
-			w.set(m.n, w.Tag, Change{Strategy: StrategyMarker, OldTag: m.n.Value, NewTag: w.Tag})
-		case "digest":
-			if !w.found(m.n) {
-				continue
-			}
-			w.ref(m.n, StrategyMarker, "", m.n.Value)
-			if w.Digest == "" {
-				continue
-			}
-			w.set(m.n, w.Digest, Change{Strategy: StrategyMarker, OldDigest: m.n.Value, NewDigest: w.Digest})
-		case "name":
-			w.found(m.n)
-		}
-	}
 }

@@ -22,6 +22,7 @@ type goldenCase struct {
 	image         string
 	tag, digest   string
 	strategy      string
+	helmKeys      []string
 	noDowngrade   bool
 	wantFound     int
 	wantSkips     int
@@ -38,9 +39,37 @@ var goldenCases = []goldenCase{
 	{name: "manifests-tag", in: "manifests", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyManifest, wantFound: 4},
 	{name: "manifests-crlf", in: "manifests-crlf", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyManifest, wantFound: 4},
 	{name: "markers", in: "markers", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyMarker, wantFound: 3},
-	{name: "markers-auto", in: "markers", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 3, wantSkips: 1},
+	{name: "markers-auto", in: "markers", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 3, wantSkips: 2},
 	{name: "manifests-no-downgrade", in: "manifests", image: "ghcr.io/acme/api", tag: "1.3.9", strategy: StrategyAuto, noDowngrade: true, wantFound: 4, wantSkips: 3, wantUnchanged: false},
 	{name: "manifests-other-image", in: "manifests", image: "docker.io/library/nginx", tag: "1.5.0", strategy: StrategyAuto, wantFound: 0, wantUnchanged: true},
+
+	// A :tag marker is the image's only through its policy's :name marker
+	// or an image named beside it, never through the policy's name.
+	{name: "markers-partner", in: "markers-partner", image: "ghcr.io/acme/api", tag: "2.0.0", strategy: StrategyAuto, wantFound: 0, wantSkips: 1, wantUnchanged: true},
+	{name: "markers-partner-image", in: "markers-partner", image: "docker.io/partner/api", tag: "2.0.0", strategy: StrategyMarker, wantFound: 2, wantSkips: 1},
+
+	// Split registry: the whole name matches, never the repository alone.
+	{name: "kps-alertmanager", in: "kube-prometheus-stack", image: "quay.io/prometheus/alertmanager", tag: "v0.35.0", strategy: StrategyAuto, wantFound: 1},
+	{name: "kps-alertmanager-digest", in: "kube-prometheus-stack", image: "quay.io/prometheus/alertmanager", tag: "v0.35.0", digest: digest2, strategy: StrategyHelm, wantFound: 1},
+	{name: "kps-other-registry", in: "kube-prometheus-stack", image: "docker.io/prometheus/alertmanager", tag: "v0.35.0", strategy: StrategyAuto, wantFound: 0, wantUnchanged: true},
+	{name: "kps-thanos", in: "kube-prometheus-stack", image: "quay.io/thanos/thanos", tag: "v0.43.0", strategy: StrategyHelm, wantFound: 1},
+	{name: "kps-busybox", in: "kube-prometheus-stack", image: "index.docker.io/library/busybox", tag: "1.37", strategy: StrategyHelm, wantFound: 1},
+	{name: "bitnami", in: "bitnami", image: "bitnami/redis", tag: "8.2.2-debian-12-r0", strategy: StrategyAuto, wantFound: 2},
+	{name: "bitnami-mirror", in: "bitnami", image: "registry.example.com/bitnami/redis", tag: "8.2.2-debian-12-r0", digest: digest2, strategy: StrategyAuto, wantFound: 1},
+	{name: "bitnami-keys", in: "bitnami", image: "docker.io/bitnami/redis-sentinel", tag: "8.2.2-debian-12-r0", strategy: StrategyHelm,
+		helmKeys: []string{"image.repository", "image.tag", "image.digest", "image.registry"}, wantFound: 1},
+
+	// Markers keep the digest in step with the tag.
+	{name: "markers-digest-tag", in: "markers-digest", image: "ghcr.io/acme/api", tag: "1.5.0", strategy: StrategyMarker, wantFound: 4},
+	{name: "markers-digest-both", in: "markers-digest", image: "ghcr.io/acme/api", tag: "1.5.0", digest: digest2, strategy: StrategyAuto, wantFound: 4, wantSkips: 1},
+
+	// kustomize: name is the image the resources hold; tagSuffix alone is left alone.
+	{name: "kustomize-newname", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/adservice", tag: "v0.10.2", strategy: StrategyAuto, wantFound: 1},
+	{name: "kustomize-float", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/cartservice", tag: "1.10", strategy: StrategyKustomize, wantFound: 1},
+	{name: "kustomize-tagsuffix", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", tag: "v0.10.2", strategy: StrategyAuto, wantFound: 0, wantSkips: 1, wantUnchanged: true},
+
+	// A new tag that reads as a number is quoted.
+	{name: "values-float", in: "values-float", image: "ghcr.io/acme/api", tag: "1.10", strategy: StrategyHelm, wantFound: 2},
 }
 
 func TestGolden(t *testing.T) {
@@ -50,7 +79,7 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := NewEditor(Editor{Image: tc.image, Tag: tc.tag, Digest: tc.digest, Strategy: tc.strategy, NoDowngrade: tc.noDowngrade})
+			e, err := NewEditor(Editor{Image: tc.image, Tag: tc.tag, Digest: tc.digest, Strategy: tc.strategy, HelmKeys: tc.helmKeys, NoDowngrade: tc.noDowngrade})
 			if err != nil {
 				t.Fatal(err)
 			}

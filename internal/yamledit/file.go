@@ -244,8 +244,9 @@ func (f *File) check(n *yaml.Node, start, end int) error {
 	return nil
 }
 
-// Set replaces the scalar's value, keeping its quoting style where the new
-// value can be written in it and still read back as the same type.
+// Set replaces the scalar's value with the string value, keeping its
+// quoting style where the new value can be written in it and still read
+// back as that string; a plain scalar that would not is double-quoted.
 func (f *File) Set(n *yaml.Node, value string) error {
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -306,8 +307,11 @@ func singleOK(s string) bool {
 	return true
 }
 
-// plainOK reports whether value reads back unquoted as itself with the same
-// resolved type the old value had (or as a string).
+// plainOK reports whether value, written unquoted, reads back as the same
+// string under YAML 1.2 and YAML 1.1 alike: a tag 1.10 is the float 1.1, a
+// tag on or 0755 is a bool or an octal to a 1.1 reader, so those are quoted
+// even where the old value was a plain number. An explicit tag (!!str 2)
+// decides the type whatever the text.
 func plainOK(value string, n *yaml.Node, flow bool) bool {
 	if value == "" || !singleOK(value) {
 		return false
@@ -334,9 +338,35 @@ func plainOK(value string, n *yaml.Node, flow bool) bool {
 	if s.Kind != yaml.ScalarNode || s.Value != value || s.Style != 0 {
 		return false
 	}
-	// An explicit tag (!!str 2) decides the type whatever the text.
-	return n.Style&yaml.TaggedStyle != 0 || s.ShortTag() == "!!str" || s.ShortTag() == n.ShortTag()
+	if n.Style&yaml.TaggedStyle != 0 && n.ShortTag() == "!!str" {
+		return true
+	}
+	return s.ShortTag() == "!!str" && !yaml11Typed(value)
 }
+
+// yaml11Typed reports whether a YAML 1.1 reader (PyYAML, older Helm and
+// kubectl tooling, the implicit types of the 1.1 type repository) resolves
+// the plain scalar s to something other than a string.
+func yaml11Typed(s string) bool {
+	switch s {
+	case "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
+		"true", "True", "TRUE", "false", "False", "FALSE",
+		"on", "On", "ON", "off", "Off", "OFF",
+		"~", "null", "Null", "NULL", "", "<<", "=":
+		return true
+	}
+	return yaml11Number.MatchString(s) || yaml11Time.MatchString(s)
+}
+
+var (
+	yaml11Number = regexp.MustCompile(`^(?:` +
+		`[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+|[-+]?[1-9][0-9_]*(?::[0-5]?[0-9])+` + // int
+		`|[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?:[eE][-+]?[0-9]+)` + // float, and 1.2's 1e3
+		`|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)` +
+		`|[-+]?0o[0-7]+|[-+]?[0-9]+` + // 1.2 core octal; leading zeros
+		`)$`)
+	yaml11Time = regexp.MustCompile(`^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?$`)
+)
 
 // doubleQuote writes a YAML double-quoted scalar.
 func doubleQuote(s string) string {
