@@ -44,6 +44,14 @@ func Helm(dir string, valuesFiles []string, kubeVersion string, roots *Roots) ([
 		}
 		vals = mergeValues(vals, v.AsMap())
 	}
+	if err := checkDependencies(ch); err != nil {
+		return nil, fmt.Errorf("chart %q: %w", dir, err)
+	}
+	// As helm template: conditions and tags drop subcharts, import-values
+	// lift their values.
+	if err := chartutil.ProcessDependenciesWithMerge(ch, vals); err != nil {
+		return nil, fmt.Errorf("chart %q dependencies: %w", dir, err)
+	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	if kubeVersion != "" {
 		kv, err := chartutil.ParseKubeVersion(kubeVersion)
@@ -77,6 +85,23 @@ func Helm(dir string, valuesFiles []string, kubeVersion string, roots *Roots) ([
 		ts = append(ts, Template{Source: filepath.ToSlash(filepath.Join(dir, rel)), Text: string(crd.File.Data), Rendered: string(crd.File.Data)})
 	}
 	return ts, nil
+}
+
+// checkDependencies fails, as helm template does, for a dependency in
+// Chart.yaml with no chart of its name under charts/, whatever its
+// condition: otherwise its objects would be silently missing. Like Helm,
+// it matches by name, so a vendored chart of another version passes.
+func checkDependencies(ch *chart.Chart) error {
+	var missing []string
+	for _, r := range ch.Metadata.Dependencies {
+		if !slices.ContainsFunc(ch.Dependencies(), func(d *chart.Chart) bool { return d.Name() == r.Name }) {
+			missing = append(missing, fmt.Sprintf("%s %s", r.Name, r.Version))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("found in Chart.yaml, but missing in charts/ directory: %s (vendor it with `helm dependency build` and commit charts/)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // collectTemplates maps each template's render name (chart/templates/x,

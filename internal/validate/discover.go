@@ -147,7 +147,9 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 			}
 		}
 		for c := range cdirs {
-			p.charts = append(p.charts, c)
+			if !vendoredSubchart(cdirs, c) {
+				p.charts = append(p.charts, c)
+			}
 		}
 		slices.Sort(p.kustomizations)
 		slices.Sort(p.charts)
@@ -173,6 +175,18 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// vendoredSubchart reports whether chart dir c sits in another chart's
+// charts/: it renders through that parent, with the parent's values and
+// conditions, never alone.
+func vendoredSubchart(cdirs map[string]bool, c string) bool {
+	for d := filepath.Dir(c); d != "." && d != "/"; d = filepath.Dir(d) {
+		if filepath.Base(d) == "charts" && cdirs[slash(filepath.Dir(d))] {
+			return true
+		}
+	}
+	return false
 }
 
 func ignored(globs []string, rel string) bool {
