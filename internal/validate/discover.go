@@ -140,9 +140,16 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 			}
 		}
 		// A base reached from an overlay is checked as rendered there,
-		// and its plain files are owned by it.
+		// and its plain files are owned by it. A Component cannot be built
+		// alone: it patches what the kustomization including it holds.
 		for d := range kdirs {
-			if !referenced[d] {
+			component := isComponent(roots, d)
+			switch {
+			case component && !referenced[d]:
+				kfile := kustomizationFile(d)
+				p.outside = append(p.outside, report.Finding{Source: report.SourceSyntax, Rule: RuleComponentUnused, Severity: report.Notice, File: kfile, Line: 1,
+					Message: "kustomize Component is not included by any kustomization under the input paths (components:); it is not checked"})
+			case !component && !referenced[d]:
 				p.kustomizations = append(p.kustomizations, d)
 			}
 		}
@@ -254,6 +261,20 @@ func kustomizationRefs(roots *render.Roots, dir string) []string {
 func isKustomizeFile(roots *render.Roots, path string) bool {
 	b, err := roots.ReadFile(path)
 	return err == nil && kustomizeContent(b)
+}
+
+// isComponent reports whether the kustomization in dir is a kustomize
+// Component (kind: Component), which only another kustomization renders.
+func isComponent(roots *render.Roots, dir string) bool {
+	b, err := roots.ReadFile(kustomizationFile(dir))
+	if err != nil {
+		return false
+	}
+	var head struct {
+		Kind string `yaml:"kind"`
+	}
+	_ = yaml.Unmarshal(b, &head)
+	return head.Kind == "Component"
 }
 
 func kustomizeContent(b []byte) bool {
