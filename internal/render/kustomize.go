@@ -47,6 +47,8 @@ type KustomizeOptions struct {
 	// RemoteTimeout bounds a build that may fetch; kustomize's own HTTP
 	// client has no timeout, and its git runs allow what the URL says.
 	RemoteTimeout time.Duration
+	// Cluster is what helmCharts see in .Capabilities.
+	Cluster Cluster
 }
 
 // RemoteError is a remote base or file a kustomization names while

@@ -74,7 +74,7 @@ func TestHelmValuesAndSources(t *testing.T) {
 		"c/templates/NOTES.txt": "hello",
 		"prod.yaml":             "count: 5\n",
 	})
-	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, "1.33.0", roots(t, dir))
+	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, Cluster{KubeVersion: "1.33.0"}, roots(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,9 +88,9 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
-	objs, err := r.Kustomize(ctx, dir)
+	objs, err := r.Kustomize(ctx, dir, cluster)
 	if f, ok := limitFinding(err, kfile, "kustomize build"); ok {
 		return nil, []report.Finding{f}
 	}
@@ -139,9 +139,9 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
+func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
-	ts, err := r.Helm(ctx, dir, values, k8sVersion)
+	ts, err := r.Helm(ctx, dir, values, cluster)
 	if f, ok := limitFinding(err, chartFile, "helm template"); ok {
 		return nil, []report.Finding{f}
 	}
