@@ -97,6 +97,11 @@ func Kustomize(ctx context.Context, dir string, o KustomizeOptions) ([]Object, e
 				// Remote bases cannot be traced to a local line.
 			case origin.Path != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.Path))
+				if v, ok := fs.virtualAt(filepath.Join(dir, origin.Path)); ok {
+					// Rendered from a helmCharts template: no line of its
+					// own to trace.
+					o.Source, o.Generated = v.source, true
+				}
 			case origin.ConfiguredIn != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.ConfiguredIn))
 				o.Generated = true
@@ -159,6 +164,30 @@ type confinedFS struct {
 
 	mu   sync.Mutex
 	errs []error
+	// virtual are the rendered helmCharts templates by absolute path,
+	// with the template file each came from.
+	virtual map[string]virtualFile
+}
+
+type virtualFile struct {
+	data   []byte
+	source string
+}
+
+func (f *confinedFS) addVirtual(p string, data []byte, source string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.virtual == nil {
+		f.virtual = map[string]virtualFile{}
+	}
+	f.virtual[absOr(p)] = virtualFile{data: data, source: source}
+}
+
+func (f *confinedFS) virtualAt(p string) (virtualFile, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.virtual[absOr(filepath.Clean(p))]
+	return v, ok
 }
 
 func (f *confinedFS) refuse(err error) error {
@@ -219,11 +248,17 @@ func (f *confinedFS) Open(path string) (filesys.File, error) {
 }
 
 func (f *confinedFS) IsDir(path string) bool {
+	if _, ok := f.virtualAt(path); ok {
+		return false
+	}
 	real, err := f.resolve(path)
 	return err == nil && f.FileSystem.IsDir(real)
 }
 
 func (f *confinedFS) Exists(path string) bool {
+	if _, ok := f.virtualAt(path); ok {
+		return true
+	}
 	real, err := f.resolve(path)
 	return err == nil && f.FileSystem.Exists(real)
 }
@@ -237,6 +272,10 @@ func (f *confinedFS) ReadDir(path string) ([]string, error) {
 }
 
 func (f *confinedFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
+	if _, ok := f.virtualAt(path); ok {
+		abs := absOr(filepath.Clean(path))
+		return filesys.ConfirmedDir(filepath.Dir(abs)), filepath.Base(abs), nil
+	}
 	if _, err := f.resolve(path); err != nil {
 		return "", "", err
 	}
@@ -262,6 +301,9 @@ func (f *confinedFS) Walk(path string, walkFn filepath.WalkFunc) error {
 }
 
 func (f *confinedFS) ReadFile(path string) ([]byte, error) {
+	if v, ok := f.virtualAt(path); ok {
+		return v.data, nil
+	}
 	real, err := f.resolve(path)
 	if err != nil {
 		return nil, err
@@ -278,6 +320,9 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 			}
 			return nil, errors.Join(errs...)
 		}
+	}
+	if b, err = f.inflateHelmCharts(path, b); err != nil {
+		return nil, f.refuse(err)
 	}
 	if d := filepath.Dir(filepath.Clean(path)); d != f.top && d != absOr(f.top) {
 		return b, nil
@@ -322,8 +367,9 @@ func relToWd(p string) string {
 }
 
 // remoteRefs lists the entries of a kustomization that kustomize would
-// fetch: git bases and http(s) files, wherever it takes a path, and
-// Helm chart repositories.
+// fetch: git bases and http(s) files, wherever it takes a path, and the
+// legacy Helm generator's chart repositories. helmCharts are rendered
+// from their vendored copy, never pulled, whatever their repo says.
 func remoteRefs(file string, b []byte) []*RemoteError {
 	var doc yaml.Node
 	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
@@ -370,8 +416,6 @@ func remoteRefs(file string, b []byte) []*RemoteError {
 			})
 		case "openapi":
 			add(yamledit.Lookup(v, "path"))
-		case "helmCharts":
-			each(v, func(e *yaml.Node) { add(yamledit.Lookup(e, "repo")) })
 		case "helmChartInflationGenerator":
 			each(v, func(e *yaml.Node) { add(yamledit.Lookup(e, "chartRepoUrl")) })
 		}

@@ -153,8 +153,15 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 				p.kustomizations = append(p.kustomizations, d)
 			}
 		}
+		var homes []string
+		for d := range kdirs {
+			if h := helmChartHome(roots, d); h != "" {
+				homes = append(homes, h)
+			}
+		}
 		for c := range cdirs {
-			if !vendoredSubchart(cdirs, c) {
+			// A chart a kustomization's helmCharts vendors renders there.
+			if !vendoredSubchart(cdirs, c) && !slices.ContainsFunc(homes, func(h string) bool { return strings.HasPrefix(c, h+"/") }) {
 				p.charts = append(p.charts, c)
 			}
 		}
@@ -194,6 +201,29 @@ func vendoredSubchart(cdirs map[string]bool, c string) bool {
 		}
 	}
 	return false
+}
+
+// helmChartHome is the chartHome of a kustomization in dir that has
+// helmCharts, cleaned relative to the current directory, or "".
+func helmChartHome(roots *render.Roots, dir string) string {
+	b, err := roots.ReadFile(kustomizationFile(dir))
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		HelmCharts  []any `yaml:"helmCharts"`
+		HelmGlobals struct {
+			ChartHome string `yaml:"chartHome"`
+		} `yaml:"helmGlobals"`
+	}
+	if yaml.Unmarshal(b, &k) != nil || len(k.HelmCharts) == 0 {
+		return ""
+	}
+	home := k.HelmGlobals.ChartHome
+	if home == "" {
+		home = "charts"
+	}
+	return slash(filepath.Join(dir, home))
 }
 
 func ignored(globs []string, rel string) bool {
