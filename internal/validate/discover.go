@@ -19,6 +19,7 @@ import (
 type plan struct {
 	files          []string // read as plain multi-document YAML
 	kustomizations []string // rendered with kustomize (not reached from another)
+	components     []string // kustomize Components no kustomization includes
 	charts         []string // rendered with Helm
 	skippedFiles   int      // not resources by name: kustomization.yaml, Chart.yaml, values, workflows
 	outside        []report.Finding
@@ -146,9 +147,9 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 			component := isComponent(roots, d)
 			switch {
 			case component && !referenced[d]:
-				kfile := kustomizationFile(d)
-				p.outside = append(p.outside, report.Finding{Source: report.SourceSyntax, Rule: RuleComponentUnused, Severity: report.Notice, File: kfile, Line: 1,
-					Message: "kustomize Component is not included by any kustomization under the input paths (components:); it is not checked"})
+				// Perhaps included from elsewhere (a Flux Kustomization's
+				// spec.components): checked alone if it builds alone.
+				p.components = append(p.components, d)
 			case !component && !referenced[d]:
 				p.kustomizations = append(p.kustomizations, d)
 			}
@@ -166,6 +167,7 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 			}
 		}
 		slices.Sort(p.kustomizations)
+		slices.Sort(p.components)
 		slices.Sort(p.charts)
 	}
 	for _, f := range files {

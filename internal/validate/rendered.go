@@ -137,6 +137,21 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 	return docs, fs
 }
 
+// renderUnusedComponent checks a Component that no kustomization under
+// the input paths includes on its own when it builds alone (its
+// resources); one that patches what an including kustomization holds
+// does not, and is a notice, not a render failure.
+func renderUnusedComponent(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
+	docs, fs := renderKustomization(ctx, r, dir, sources, cluster)
+	for _, f := range fs {
+		if f.Rule == RuleRender {
+			return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleComponentUnused, Severity: report.Notice, File: f.File, Line: 1,
+				Message: "kustomize Component is not included by any kustomization under the input paths (components:) and does not build alone; it is not checked: " + strings.TrimPrefix(f.Message, "kustomize build failed: ")}}
+		}
+	}
+	return docs, fs
+}
+
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
 func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, cluster render.Cluster) ([]*Doc, []report.Finding) {

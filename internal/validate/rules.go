@@ -33,7 +33,7 @@ func ruleMetadata() map[string]report.Rule {
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
-		RuleComponentUnused: {ID: RuleComponentUnused, ShortDescription: "A kustomize Component no kustomization includes", Help: "A Component is rendered only through the kustomizations that list it under components:; one no kustomization under the input paths includes is not checked. Include it, or delete it."},
+		RuleComponentUnused: {ID: RuleComponentUnused, ShortDescription: "A kustomize Component no kustomization includes", Help: "A Component is rendered through the kustomizations that list it under components:; one no kustomization under the input paths includes is checked alone, and when it does not build alone it is not checked. Include it, or delete it."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
 	}

@@ -235,6 +235,9 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	for _, k := range p.kustomizations {
 		jobs = append(jobs, job{"kustomize", k})
 	}
+	for _, c := range p.components {
+		jobs = append(jobs, job{"component", c})
+	}
 	for _, ch := range p.charts {
 		jobs = append(jobs, job{"helm", ch})
 	}
@@ -275,12 +278,14 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 			}
 		case "kustomize":
 			docs, fs = renderKustomization(ctx, renderer, j.path, origins, cluster)
+		case "component":
+			docs, fs = renderUnusedComponent(ctx, renderer, j.path, origins, cluster)
 		case "helm":
 			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, cluster)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
-				d.Unit = j.kind + ":" + j.path
+				d.Unit = strings.Replace(j.kind, "component", "kustomize", 1) + ":" + j.path
 			}
 		}
 		results[i] = loaded{docs: docs, findings: fs}
@@ -295,9 +300,10 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	byKind := func(from, to int) {
 		parallel(ctx, to-from, func(i int) { run(from + i) })
 	}
-	byKind(files, files+len(p.kustomizations))
-	clusterFor(results[:files+len(p.kustomizations)])
-	byKind(files+len(p.kustomizations), len(jobs))
+	kustomized := files + len(p.kustomizations) + len(p.components)
+	byKind(files, kustomized)
+	clusterFor(results[:kustomized])
+	byKind(kustomized, len(jobs))
 	out := &loaded{}
 	for _, r := range results {
 		out.docs = append(out.docs, r.docs...)
