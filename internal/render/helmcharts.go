@@ -61,7 +61,7 @@ func (f *confinedFS) inflateHelmCharts(kfile string, b []byte) ([]byte, error) {
 		}
 		for _, t := range files {
 			rel := path.Join(virtualDir, strconv.Itoa(i), t.rel)
-			f.addVirtual(filepath.Join(kdir, filepath.FromSlash(rel)), t.data, t.source)
+			f.addVirtual(filepath.Join(kdir, filepath.FromSlash(rel)), virtualFile{data: t.data, source: t.source, text: t.text})
 			resources = append(resources, rel)
 		}
 	}
@@ -79,6 +79,7 @@ type inflated struct {
 	rel    string // the template, relative to its chart
 	source string // the template file, relative to the current directory
 	data   []byte
+	text   string // the template's source
 }
 
 // inflateChart renders one helmCharts entry as kustomize's plugin would
@@ -137,6 +138,8 @@ func (f *confinedFS) inflateChart(kfile, home string, h types.HelmChart) ([]infl
 	if err != nil {
 		return nil, fmt.Errorf("%s: helm template failed: %w", where, err)
 	}
+	sources := map[string]string{}
+	collectTemplates(ch.Name(), ch, sources)
 	var files []inflated
 	add := func(rel string, text string) error {
 		data, err := keepDocs(text, h)
@@ -144,7 +147,7 @@ func (f *confinedFS) inflateChart(kfile, home string, h types.HelmChart) ([]infl
 			return fmt.Errorf("%s: rendered %s: %w", where, rel, err)
 		}
 		if len(data) > 0 {
-			files = append(files, inflated{rel: rel, source: relToWd(filepath.Join(chartDir, filepath.FromSlash(rel))), data: data})
+			files = append(files, inflated{rel: rel, source: relToWd(filepath.Join(chartDir, filepath.FromSlash(rel))), data: data, text: sources[ch.Name()+"/"+rel]})
 		}
 		return nil
 	}
@@ -287,6 +290,17 @@ func keepDocs(text string, h types.HelmChart) ([]byte, error) {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// kindLine is the line of "kind: <kind>" in a template, 1 if absent:
+// where a finding on an object it rendered points.
+func kindLine(text, kind string) int {
+	for i, l := range strings.Split(text, "\n") {
+		if strings.TrimSpace(l) == "kind: "+kind {
+			return i + 1
+		}
+	}
+	return 1
 }
 
 // recode converts a decoded YAML value into v through YAML.

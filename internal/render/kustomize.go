@@ -29,8 +29,12 @@ type Object struct {
 	// current directory with forward slashes; empty when unknown.
 	Source string
 	// Generated is set when the object was made by a generator (Source is
-	// then the kustomization that configured it).
+	// then the kustomization that configured it) or by helmCharts (Source
+	// is then the chart's template).
 	Generated bool
+	// Line is where in Source a helmCharts object's kind is written; 0
+	// when not known.
+	Line int
 }
 
 // KustomizationFiles are the names kustomize looks for in a directory.
@@ -98,9 +102,9 @@ func Kustomize(ctx context.Context, dir string, o KustomizeOptions) ([]Object, e
 			case origin.Path != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.Path))
 				if v, ok := fs.virtualAt(filepath.Join(dir, origin.Path)); ok {
-					// Rendered from a helmCharts template: no line of its
-					// own to trace.
-					o.Source, o.Generated = v.source, true
+					// Rendered from a helmCharts template: not YAML to
+					// trace fields in, but the kind's line is found.
+					o.Source, o.Generated, o.Line = v.source, true, kindLine(v.text, r.GetKind())
 				}
 			case origin.ConfiguredIn != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.ConfiguredIn))
@@ -172,15 +176,16 @@ type confinedFS struct {
 type virtualFile struct {
 	data   []byte
 	source string
+	text   string
 }
 
-func (f *confinedFS) addVirtual(p string, data []byte, source string) {
+func (f *confinedFS) addVirtual(p string, v virtualFile) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.virtual == nil {
 		f.virtual = map[string]virtualFile{}
 	}
-	f.virtual[absOr(p)] = virtualFile{data: data, source: source}
+	f.virtual[absOr(p)] = v
 }
 
 func (f *confinedFS) virtualAt(p string) (virtualFile, bool) {

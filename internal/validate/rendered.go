@@ -126,10 +126,10 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 						return traceKustomized(patches, sd, r.Kind, r.Name, obj, path)
 					}
 				}
-				return src, 1
+				return src, max(o.Line, 1)
 			}
 			if src != "" {
-				d.File = src
+				d.File, d.Line = src, max(o.Line, 1)
 			}
 			docs = append(docs, d)
 		}
