@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -120,7 +121,9 @@ func (c Cluster) capabilities() (*chartutil.Capabilities, error) {
 		set := map[string]bool{}
 		for _, a := range c.APIs {
 			set[a] = true
-			if i := strings.LastIndex(a, "/"); i > 0 {
+			// "apps/v1/Deployment" and "v1/Pod" name a kind; a plain
+			// "group/version" (as kustomize's apiVersions may) has none.
+			if i := strings.LastIndex(a, "/"); i > 0 && i+1 < len(a) && unicode.IsUpper(rune(a[i+1])) {
 				set[a[:i]] = true
 			}
 		}
