@@ -29,8 +29,12 @@ type Object struct {
 	// current directory with forward slashes; empty when unknown.
 	Source string
 	// Generated is set when the object was made by a generator (Source is
-	// then the kustomization that configured it).
+	// then the kustomization that configured it) or by helmCharts (Source
+	// is then the chart's template).
 	Generated bool
+	// Line is where in Source a helmCharts object's kind is written; 0
+	// when not known.
+	Line int
 }
 
 // KustomizationFiles are the names kustomize looks for in a directory.
@@ -47,6 +51,8 @@ type KustomizeOptions struct {
 	// RemoteTimeout bounds a build that may fetch; kustomize's own HTTP
 	// client has no timeout, and its git runs allow what the URL says.
 	RemoteTimeout time.Duration
+	// Cluster is what helmCharts see in .Capabilities.
+	Cluster Cluster
 }
 
 // RemoteError is a remote base or file a kustomization names while
@@ -95,6 +101,11 @@ func Kustomize(ctx context.Context, dir string, o KustomizeOptions) ([]Object, e
 				// Remote bases cannot be traced to a local line.
 			case origin.Path != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.Path))
+				if v, ok := fs.virtualAt(filepath.Join(dir, origin.Path)); ok {
+					// Rendered from a helmCharts template: not YAML to
+					// trace fields in, but the kind's line is found.
+					o.Source, o.Generated, o.Line = v.source, true, kindLine(v.text, r.GetKind())
+				}
 			case origin.ConfiguredIn != "":
 				o.Source = filepath.ToSlash(filepath.Join(dir, origin.ConfiguredIn))
 				o.Generated = true
@@ -157,6 +168,31 @@ type confinedFS struct {
 
 	mu   sync.Mutex
 	errs []error
+	// virtual are the rendered helmCharts templates by absolute path,
+	// with the template file each came from.
+	virtual map[string]virtualFile
+}
+
+type virtualFile struct {
+	data   []byte
+	source string
+	text   string
+}
+
+func (f *confinedFS) addVirtual(p string, v virtualFile) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.virtual == nil {
+		f.virtual = map[string]virtualFile{}
+	}
+	f.virtual[absOr(p)] = v
+}
+
+func (f *confinedFS) virtualAt(p string) (virtualFile, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.virtual[absOr(filepath.Clean(p))]
+	return v, ok
 }
 
 func (f *confinedFS) refuse(err error) error {
@@ -217,11 +253,17 @@ func (f *confinedFS) Open(path string) (filesys.File, error) {
 }
 
 func (f *confinedFS) IsDir(path string) bool {
+	if _, ok := f.virtualAt(path); ok {
+		return false
+	}
 	real, err := f.resolve(path)
 	return err == nil && f.FileSystem.IsDir(real)
 }
 
 func (f *confinedFS) Exists(path string) bool {
+	if _, ok := f.virtualAt(path); ok {
+		return true
+	}
 	real, err := f.resolve(path)
 	return err == nil && f.FileSystem.Exists(real)
 }
@@ -235,6 +277,10 @@ func (f *confinedFS) ReadDir(path string) ([]string, error) {
 }
 
 func (f *confinedFS) CleanedAbs(path string) (filesys.ConfirmedDir, string, error) {
+	if _, ok := f.virtualAt(path); ok {
+		abs := absOr(filepath.Clean(path))
+		return filesys.ConfirmedDir(filepath.Dir(abs)), filepath.Base(abs), nil
+	}
 	if _, err := f.resolve(path); err != nil {
 		return "", "", err
 	}
@@ -260,6 +306,9 @@ func (f *confinedFS) Walk(path string, walkFn filepath.WalkFunc) error {
 }
 
 func (f *confinedFS) ReadFile(path string) ([]byte, error) {
+	if v, ok := f.virtualAt(path); ok {
+		return v.data, nil
+	}
 	real, err := f.resolve(path)
 	if err != nil {
 		return nil, err
@@ -276,6 +325,9 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 			}
 			return nil, errors.Join(errs...)
 		}
+	}
+	if b, err = f.inflateHelmCharts(path, b); err != nil {
+		return nil, f.refuse(err)
 	}
 	if d := filepath.Dir(filepath.Clean(path)); d != f.top && d != absOr(f.top) {
 		return b, nil
@@ -320,8 +372,9 @@ func relToWd(p string) string {
 }
 
 // remoteRefs lists the entries of a kustomization that kustomize would
-// fetch: git bases and http(s) files, wherever it takes a path, and
-// Helm chart repositories.
+// fetch: git bases and http(s) files, wherever it takes a path, and the
+// legacy Helm generator's chart repositories. helmCharts are rendered
+// from their vendored copy, never pulled, whatever their repo says.
 func remoteRefs(file string, b []byte) []*RemoteError {
 	var doc yaml.Node
 	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
@@ -368,8 +421,6 @@ func remoteRefs(file string, b []byte) []*RemoteError {
 			})
 		case "openapi":
 			add(yamledit.Lookup(v, "path"))
-		case "helmCharts":
-			each(v, func(e *yaml.Node) { add(yamledit.Lookup(e, "repo")) })
 		case "helmChartInflationGenerator":
 			each(v, func(e *yaml.Node) { add(yamledit.Lookup(e, "chartRepoUrl")) })
 		}

@@ -73,8 +73,8 @@ func NewRunner(l Limits, o KustomizeOptions) *Runner {
 }
 
 // Helm is [Helm] within the limits.
-func (r *Runner) Helm(ctx context.Context, dir string, valuesFiles []string, kubeVersion string) ([]Template, error) {
-	resp, err := r.do(ctx, request{Kind: "helm", Dir: dir, ValuesFiles: valuesFiles, KubeVersion: kubeVersion})
+func (r *Runner) Helm(ctx context.Context, dir string, valuesFiles []string, cluster Cluster) ([]Template, error) {
+	resp, err := r.do(ctx, request{Kind: "helm", Dir: dir, ValuesFiles: valuesFiles, Cluster: cluster})
 	if err != nil {
 		return nil, err
 	}
@@ -82,8 +82,8 @@ func (r *Runner) Helm(ctx context.Context, dir string, valuesFiles []string, kub
 }
 
 // Kustomize is [Kustomize] within the limits.
-func (r *Runner) Kustomize(ctx context.Context, dir string) ([]Object, error) {
-	resp, err := r.do(ctx, request{Kind: "kustomize", Dir: dir})
+func (r *Runner) Kustomize(ctx context.Context, dir string, cluster Cluster) ([]Object, error) {
+	resp, err := r.do(ctx, request{Kind: "kustomize", Dir: dir, Cluster: cluster})
 	if err != nil {
 		return nil, err
 	}
@@ -313,7 +313,7 @@ type request struct {
 	Kind        string
 	Dir         string
 	ValuesFiles []string
-	KubeVersion string
+	Cluster     Cluster
 	MaxBytes    int64
 	// RootDirs are the roots besides the current directory (which the
 	// child shares); AllowRemote and RemoteTimeout are KustomizeOptions'.

@@ -35,12 +35,12 @@ func TestRunnerRendersAsInProcess(t *testing.T) {
 	r := NewRunner(Limits{}, KustomizeOptions{Roots: roots(t, os.TempDir())})
 	defer r.Close()
 	dir := writeChart(t, goodTemplate)
-	want, err := Helm(dir, nil, "1.33.0", roots(t, os.TempDir()))
+	want, err := Helm(dir, nil, Cluster{KubeVersion: "1.33.0"}, roots(t, os.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
-		got, err := r.Helm(ctx, dir, nil, "1.33.0")
+		got, err := r.Helm(ctx, dir, nil, Cluster{KubeVersion: "1.33.0"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -55,14 +55,14 @@ func TestRunnerRendersAsInProcess(t *testing.T) {
 		"kustomization.yaml": "resources: [cm.yaml]\nnamePrefix: p-\n",
 		"cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n",
 	})
-	objs, err := r.Kustomize(ctx, k)
+	objs, err := r.Kustomize(ctx, k, Cluster{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(objs) != 1 || !strings.Contains(string(objs[0].YAML), "name: p-a") || filepath.Base(objs[0].Source) != "cm.yaml" {
 		t.Errorf("kustomize objects = %+v", objs)
 	}
-	_, err = r.Helm(ctx, writeChart(t, "{{ fail \"no\" }}"), nil, "")
+	_, err = r.Helm(ctx, writeChart(t, "{{ fail \"no\" }}"), nil, Cluster{})
 	if err == nil || !strings.Contains(err.Error(), "no") {
 		t.Errorf("template error = %v", err)
 	}
@@ -90,12 +90,12 @@ func TestRunnerLimits(t *testing.T) {
 			ctx := withDeadline(t)
 			r := NewRunner(tc.limits, KustomizeOptions{Roots: roots(t, os.TempDir())})
 			defer r.Close()
-			_, err := r.Helm(ctx, writeChart(t, tc.template), nil, "")
+			_, err := r.Helm(ctx, writeChart(t, tc.template), nil, Cluster{})
 			var le *LimitError
 			if !errors.As(err, &le) || le.Limit != tc.limit || !strings.Contains(le.Msg, tc.msg) {
 				t.Fatalf("error = %v, want a %s limit saying %q", err, tc.limit, tc.msg)
 			}
-			ts, err := r.Helm(ctx, writeChart(t, goodTemplate), nil, "")
+			ts, err := r.Helm(ctx, writeChart(t, goodTemplate), nil, Cluster{})
 			if err != nil || len(ts) != 1 {
 				t.Fatalf("next chart: %v, %+v", err, ts)
 			}
@@ -126,7 +126,7 @@ func TestRunnerKustomizeAliasBomb(t *testing.T) {
 	dir := write(t, map[string]string{"kustomization.yaml": "resources: [cm.yaml]\n", "cm.yaml": b.String()})
 	r := NewRunner(Limits{MaxBytes: 1 << 20, Timeout: 30 * time.Second}, KustomizeOptions{Roots: roots(t, os.TempDir())})
 	defer r.Close()
-	_, err := r.Kustomize(withDeadline(t), dir)
+	_, err := r.Kustomize(withDeadline(t), dir, Cluster{})
 	var le *LimitError
 	if !errors.As(err, &le) {
 		t.Fatalf("error = %v, want a limit", err)

@@ -87,7 +87,7 @@ func handle(req request) (resp response) {
 	var size int64
 	switch req.Kind {
 	case "helm":
-		ts, err := Helm(req.Dir, req.ValuesFiles, req.KubeVersion, roots)
+		ts, err := Helm(req.Dir, req.ValuesFiles, req.Cluster, roots)
 		if err != nil {
 			return failed(err)
 		}
@@ -96,7 +96,7 @@ func handle(req request) (resp response) {
 		}
 		resp.Templates = ts
 	case "kustomize":
-		objs, err := Kustomize(context.Background(), req.Dir, KustomizeOptions{Roots: roots, AllowRemote: req.AllowRemote, RemoteTimeout: req.RemoteTimeout})
+		objs, err := Kustomize(context.Background(), req.Dir, KustomizeOptions{Roots: roots, AllowRemote: req.AllowRemote, RemoteTimeout: req.RemoteTimeout, Cluster: req.Cluster})
 		if err != nil {
 			return failed(err)
 		}

@@ -74,7 +74,7 @@ func TestHelmValuesAndSources(t *testing.T) {
 		"c/templates/NOTES.txt": "hello",
 		"prod.yaml":             "count: 5\n",
 	})
-	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, "1.33.0", roots(t, dir))
+	ts, err := Helm(filepath.Join(dir, "c"), []string{filepath.Join(dir, "prod.yaml")}, Cluster{KubeVersion: "1.33.0"}, roots(t, dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,5 +83,25 @@ func TestHelmValuesAndSources(t *testing.T) {
 	}
 	if !strings.Contains(ts[0].Rendered, `count: "5"`) || !strings.Contains(ts[0].Rendered, `kube: "33"`) || !strings.Contains(ts[0].Text, "{{ .Values.count }}") {
 		t.Errorf("rendered = %s", ts[0].Rendered)
+	}
+}
+
+// Charts test APIs as group/version and group/version/Kind; both answer
+// from the list, and a group/version entry does not make its group an API.
+func TestCapabilitiesAPIVersions(t *testing.T) {
+	caps, err := Cluster{KubeVersion: "1.33.0", APIs: []string{"networking.k8s.io/v1/Ingress", "v1/Pod", "monitoring.coreos.com/v1"}}.capabilities()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for api, want := range map[string]bool{
+		"networking.k8s.io/v1/Ingress": true, "networking.k8s.io/v1": true, "v1": true, "v1/Pod": true,
+		"monitoring.coreos.com/v1": true, "monitoring.coreos.com": false, "extensions/v1beta1": false, "policy/v1beta1": false,
+	} {
+		if got := caps.APIVersions.Has(api); got != want {
+			t.Errorf("Has(%q) = %v, want %v", api, got, want)
+		}
+	}
+	if caps.KubeVersion.Version != "v1.33.0" {
+		t.Errorf("KubeVersion = %q, want v1.33.0", caps.KubeVersion.Version)
 	}
 }

@@ -100,9 +100,9 @@ configMapGenerator:
     envs: [https://example.com/e.env]
 openapi:
   path: https://example.com/schema.json
-helmCharts:
-  - name: x
-    repo: https://charts.example.com
+helmChartInflationGenerator:
+  - chartName: x
+    chartRepoUrl: https://charts.example.com
 components:
   - git::https://example.com/c.git
 `

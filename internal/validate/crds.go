@@ -1,9 +1,11 @@
 package validate
 
 import (
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
 	"github.com/gitops-actions/gitops-actions/internal/policy"
@@ -11,15 +13,58 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
 
+// crdAPIs lists the "group/version/Kind" each served version of a
+// CustomResourceDefinition adds to the cluster.
+func crdAPIs(d *Doc) []string {
+	var crd struct {
+		Spec struct {
+			Group   string `json:"group"`
+			Version string `json:"version"`
+			Names   struct {
+				Kind string `json:"kind"`
+			} `json:"names"`
+			Versions []struct {
+				Name   string `json:"name"`
+				Served *bool  `json:"served"`
+			} `json:"versions"`
+		} `json:"spec"`
+	}
+	if !isCRD(d) || remarshal(d.Object, &crd) != nil || crd.Spec.Group == "" || crd.Spec.Names.Kind == "" {
+		return nil
+	}
+	var out []string
+	if crd.Spec.Version != "" {
+		out = append(out, crd.Spec.Group+"/"+crd.Spec.Version+"/"+crd.Spec.Names.Kind)
+	}
+	for _, v := range crd.Spec.Versions {
+		if v.Name != "" && (v.Served == nil || *v.Served) {
+			out = append(out, crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Kind)
+		}
+	}
+	return out
+}
+
+func remarshal(in, out any) error {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, out)
+}
+
 func isCRD(d *Doc) bool {
 	r := d.Resource()
 	return r.Kind == "CustomResourceDefinition" && (r.APIVersion == "apiextensions.k8s.io/v1" || r.APIVersion == "apiextensions.k8s.io/v1beta1")
 }
 
-// collectCRDs turns the CustomResourceDefinitions of the input and of
-// crd-path into schemas, so the custom resources beside them are checked,
-// and says which of their kinds are cluster-scoped.
-func collectCRDs(cfg Config, roots *render.Roots, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
+// crdPath is the CustomResourceDefinitions of crd-path, read once: charts
+// see them in .Capabilities before they become schemas.
+type crdPath struct {
+	crds     []*Doc
+	findings []report.Finding
+}
+
+func readCRDPaths(cfg Config, roots *render.Roots) (*crdPath, error) {
 	crds := []*Doc{}
 	var findings []report.Finding
 	for _, p := range cfg.CRDPaths {
@@ -53,9 +98,18 @@ func collectCRDs(cfg Config, roots *render.Roots, docs []*Doc) (map[string]map[s
 			return nil
 		})
 		if err != nil {
-			return nil, policy.Scope{}, nil, usageErr("crd-path", "%q: %w", p, err)
+			return nil, usageErr("crd-path", "%q: %w", p, err)
 		}
 	}
+	return &crdPath{crds: crds, findings: findings}, nil
+}
+
+// collectCRDs turns the CustomResourceDefinitions of the input and of
+// crd-path into schemas, so the custom resources beside them are checked,
+// and says which of their kinds are cluster-scoped.
+func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
+	crds := slices.Clone(fromPath.crds)
+	findings := slices.Clone(fromPath.findings)
 	for _, d := range docs {
 		if isCRD(d) {
 			crds = append(crds, d)

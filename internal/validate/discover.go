@@ -19,6 +19,7 @@ import (
 type plan struct {
 	files          []string // read as plain multi-document YAML
 	kustomizations []string // rendered with kustomize (not reached from another)
+	components     []string // kustomize Components no kustomization includes
 	charts         []string // rendered with Helm
 	skippedFiles   int      // not resources by name: kustomization.yaml, Chart.yaml, values, workflows
 	outside        []report.Finding
@@ -140,16 +141,33 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 			}
 		}
 		// A base reached from an overlay is checked as rendered there,
-		// and its plain files are owned by it.
+		// and its plain files are owned by it. A Component cannot be built
+		// alone: it patches what the kustomization including it holds.
 		for d := range kdirs {
-			if !referenced[d] {
+			component := isComponent(roots, d)
+			switch {
+			case component && !referenced[d]:
+				// Perhaps included from elsewhere (a Flux Kustomization's
+				// spec.components): checked alone if it builds alone.
+				p.components = append(p.components, d)
+			case !component && !referenced[d]:
 				p.kustomizations = append(p.kustomizations, d)
 			}
 		}
+		var homes []string
+		for d := range kdirs {
+			if h := helmChartHome(roots, d); h != "" {
+				homes = append(homes, h)
+			}
+		}
 		for c := range cdirs {
-			p.charts = append(p.charts, c)
+			// A chart a kustomization's helmCharts vendors renders there.
+			if !vendoredSubchart(cdirs, c) && !slices.ContainsFunc(homes, func(h string) bool { return strings.HasPrefix(c, h+"/") }) {
+				p.charts = append(p.charts, c)
+			}
 		}
 		slices.Sort(p.kustomizations)
+		slices.Sort(p.components)
 		slices.Sort(p.charts)
 	}
 	for _, f := range files {
@@ -173,6 +191,41 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 		}
 	}
 	return p, nil
+}
+
+// vendoredSubchart reports whether chart dir c sits in another chart's
+// charts/: it renders through that parent, with the parent's values and
+// conditions, never alone.
+func vendoredSubchart(cdirs map[string]bool, c string) bool {
+	for d := filepath.Dir(c); d != "." && d != "/"; d = filepath.Dir(d) {
+		if filepath.Base(d) == "charts" && cdirs[slash(filepath.Dir(d))] {
+			return true
+		}
+	}
+	return false
+}
+
+// helmChartHome is the chartHome of a kustomization in dir that has
+// helmCharts, cleaned relative to the current directory, or "".
+func helmChartHome(roots *render.Roots, dir string) string {
+	b, err := roots.ReadFile(kustomizationFile(dir))
+	if err != nil {
+		return ""
+	}
+	var k struct {
+		HelmCharts  []any `yaml:"helmCharts"`
+		HelmGlobals struct {
+			ChartHome string `yaml:"chartHome"`
+		} `yaml:"helmGlobals"`
+	}
+	if yaml.Unmarshal(b, &k) != nil || len(k.HelmCharts) == 0 {
+		return ""
+	}
+	home := k.HelmGlobals.ChartHome
+	if home == "" {
+		home = "charts"
+	}
+	return slash(filepath.Join(dir, home))
 }
 
 func ignored(globs []string, rel string) bool {
@@ -240,6 +293,20 @@ func kustomizationRefs(roots *render.Roots, dir string) []string {
 func isKustomizeFile(roots *render.Roots, path string) bool {
 	b, err := roots.ReadFile(path)
 	return err == nil && kustomizeContent(b)
+}
+
+// isComponent reports whether the kustomization in dir is a kustomize
+// Component (kind: Component), which only another kustomization renders.
+func isComponent(roots *render.Roots, dir string) bool {
+	b, err := roots.ReadFile(kustomizationFile(dir))
+	if err != nil {
+		return false
+	}
+	var head struct {
+		Kind string `yaml:"kind"`
+	}
+	_ = yaml.Unmarshal(b, &head)
+	return head.Kind == "Component"
 }
 
 func kustomizeContent(b []byte) bool {

@@ -88,9 +88,9 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
-	objs, err := r.Kustomize(ctx, dir)
+	objs, err := r.Kustomize(ctx, dir, cluster)
 	if f, ok := limitFinding(err, kfile, "kustomize build"); ok {
 		return nil, []report.Finding{f}
 	}
@@ -126,10 +126,10 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 						return traceKustomized(patches, sd, r.Kind, r.Name, obj, path)
 					}
 				}
-				return src, 1
+				return src, max(o.Line, 1)
 			}
 			if src != "" {
-				d.File = src
+				d.File, d.Line = src, max(o.Line, 1)
 			}
 			docs = append(docs, d)
 		}
@@ -137,11 +137,26 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 	return docs, fs
 }
 
+// renderUnusedComponent checks a Component that no kustomization under
+// the input paths includes on its own when it builds alone (its
+// resources); one that patches what an including kustomization holds
+// does not, and is a notice, not a render failure.
+func renderUnusedComponent(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
+	docs, fs := renderKustomization(ctx, r, dir, sources, cluster)
+	for _, f := range fs {
+		if f.Rule == RuleRender {
+			return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleComponentUnused, Severity: report.Notice, File: f.File, Line: 1,
+				Message: "kustomize Component is not included by any kustomization under the input paths (components:) and does not build alone; it is not checked: " + strings.TrimPrefix(f.Message, "kustomize build failed: ")}}
+		}
+	}
+	return docs, fs
+}
+
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, k8sVersion string) ([]*Doc, []report.Finding) {
+func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
-	ts, err := r.Helm(ctx, dir, values, k8sVersion)
+	ts, err := r.Helm(ctx, dir, values, cluster)
 	if f, ok := limitFinding(err, chartFile, "helm template"); ok {
 		return nil, []report.Finding{f}
 	}

@@ -18,6 +18,8 @@ const (
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
 	RulePathOutside   = "GA-PATH-OUTSIDE"
 	RuleRemote        = "GA-REMOTE-REFUSED"
+	// RuleComponentUnused is a notice: an unused Component is no error.
+	RuleComponentUnused = "GA-COMPONENT-UNUSED"
 )
 
 // ruleMetadata is the SARIF rule table: every built-in rule with its doc.
@@ -32,6 +34,7 @@ func ruleMetadata() map[string]report.Rule {
 		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
 		RuleNotResource:     {ID: RuleNotResource, ShortDescription: "A document has a kind but no apiVersion, or an apiVersion but no kind", Help: "kubectl and the API server refuse a document that names only one of apiVersion and kind (often a misspelled key such as apiVerison). Add the missing key or fix its spelling; a document with neither is not an object and is skipped."},
+		RuleComponentUnused: {ID: RuleComponentUnused, ShortDescription: "A kustomize Component no kustomization includes", Help: "A Component is rendered through the kustomizations that list it under components:; one no kustomization under the input paths includes is checked alone, and when it does not build alone it is not checked. Include it, or delete it."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
 	}

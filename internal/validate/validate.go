@@ -75,13 +75,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	in := load(ctx, cfg, roots, p, k8sVersion)
+	fromPath, err := readCRDPaths(cfg, roots)
+	if err != nil {
+		return err
+	}
+	in := load(ctx, cfg, roots, p, k8sVersion, fromPath)
 	in.findings = append(in.findings, p.outside...)
 
 	objs, skipped, notObjects := expandDocs(in.docs)
 	skipped += p.skippedFiles
 	in.findings = append(in.findings, notObjects...)
-	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, roots, objs)
+	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, fromPath, objs)
 	if err != nil {
 		return err
 	}
@@ -221,8 +225,10 @@ type loaded struct {
 }
 
 // load reads plain files and renders kustomizations and charts, in
-// parallel; the result is in a stable order.
-func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVersion string) *loaded {
+// parallel; the result is in a stable order. Charts come last, so that
+// their .Capabilities hold the CRDs of everything else (kustomize
+// helmCharts see those of plain files and crd-path).
+func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVersion string, fromPath *crdPath) *loaded {
 	type job struct {
 		kind, path string
 	}
@@ -233,6 +239,9 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	for _, k := range p.kustomizations {
 		jobs = append(jobs, job{"kustomize", k})
 	}
+	for _, c := range p.components {
+		jobs = append(jobs, job{"component", c})
+	}
 	for _, ch := range p.charts {
 		jobs = append(jobs, job{"helm", ch})
 	}
@@ -241,7 +250,15 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	renderer := render.NewRunner(render.Limits{MaxBytes: cfg.RenderMaxBytes, Timeout: cfg.RenderTimeout},
 		render.KustomizeOptions{Roots: roots, AllowRemote: cfg.AllowRemote, RemoteTimeout: cfg.RemoteTimeout})
 	defer renderer.Close()
-	parallel(ctx, len(jobs), func(i int) {
+	var cluster render.Cluster
+	var clusterErr error
+	clusterFor := func(docs []loaded) {
+		if len(p.charts) == 0 && len(p.kustomizations) == 0 {
+			return
+		}
+		cluster, clusterErr = targetCluster(k8sVersion, fromPath, docs)
+	}
+	run := func(i int) {
 		j := jobs[i]
 		var docs []*Doc
 		var fs []report.Finding
@@ -264,23 +281,61 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 				d.trace = origins.tracer(d.File, i, d.Line)
 			}
 		case "kustomize":
-			docs, fs = renderKustomization(ctx, renderer, j.path, origins)
+			docs, fs = renderKustomization(ctx, renderer, j.path, origins, cluster)
+		case "component":
+			docs, fs = renderUnusedComponent(ctx, renderer, j.path, origins, cluster)
 		case "helm":
-			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, k8sVersion)
+			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, cluster)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
-				d.Unit = j.kind + ":" + j.path
+				d.Unit = strings.Replace(j.kind, "component", "kustomize", 1) + ":" + j.path
 			}
 		}
 		results[i] = loaded{docs: docs, findings: fs}
-	})
+	}
+	files := len(p.files)
+	clusterFor(nil)
+	if clusterErr != nil {
+		return &loaded{findings: []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, Message: "reading the built-in APIs of the target Kubernetes version: " + clusterErr.Error()}}}
+	}
+	parallel(ctx, files, run)
+	clusterFor(results[:files])
+	byKind := func(from, to int) {
+		parallel(ctx, to-from, func(i int) { run(from + i) })
+	}
+	kustomized := files + len(p.kustomizations) + len(p.components)
+	byKind(files, kustomized)
+	clusterFor(results[:kustomized])
+	byKind(kustomized, len(jobs))
 	out := &loaded{}
 	for _, r := range results {
 		out.docs = append(out.docs, r.docs...)
 		out.findings = append(out.findings, r.findings...)
 	}
 	return out
+}
+
+// targetCluster is the cluster charts render against: the target
+// version, its built-in APIs and those of every CRD read so far.
+func targetCluster(k8sVersion string, fromPath *crdPath, read []loaded) (render.Cluster, error) {
+	minor, err := k8sschema.ParseMinor(k8sVersion)
+	if err != nil {
+		return render.Cluster{}, err
+	}
+	apis, err := k8sschema.BuiltinAPIs(minor)
+	if err != nil {
+		return render.Cluster{}, err
+	}
+	for _, d := range fromPath.crds {
+		apis = append(apis, crdAPIs(d)...)
+	}
+	for _, r := range read {
+		for _, d := range r.docs {
+			apis = append(apis, crdAPIs(d)...)
+		}
+	}
+	return render.Cluster{KubeVersion: k8sVersion, APIs: apis}, nil
 }
 
 // parallel runs fn for 0..n-1 on as many goroutines as there are CPUs.
