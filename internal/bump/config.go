@@ -27,6 +27,11 @@ type Config struct {
 	PRTitle       string
 	PRBody        string
 	PRLabels      []string
+	PRReviewers   []string
+	PRTeams       []string // pr-team-reviewers, without an org/ prefix
+	PRAssignees   []string
+	PRDraft       bool
+	PRAutoMerge   string
 	CommitMessage string
 	AuthorName    string
 	AuthorEmail   string
@@ -60,6 +65,11 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		PRTitle:       in.String("pr-title"),
 		PRBody:        in.String("pr-body"),
 		PRLabels:      in.List("pr-labels"),
+		PRReviewers:   in.List("pr-reviewers"),
+		PRTeams:       in.List("pr-team-reviewers"),
+		PRAssignees:   in.List("pr-assignees"),
+		PRDraft:       in.Bool("pr-draft"),
+		PRAutoMerge:   in.String("pr-auto-merge"),
 		CommitMessage: in.String("commit-message"),
 		AuthorName:    in.String("author-name"),
 		AuthorEmail:   in.String("author-email"),
@@ -131,6 +141,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Mode == "pull-request" && c.Branch != "" && prBranch(c) == c.Branch {
 		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.Branch)
 	}
+	checkPRInputs(in, &c)
 	var err error
 	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {
 		in.Fail("commit-message", "%v", err)
