@@ -32,6 +32,7 @@ type Config struct {
 	PRAssignees   []string
 	PRDraft       bool
 	PRAutoMerge   string
+	SignCommits   bool
 	CommitMessage string
 	AuthorName    string
 	AuthorEmail   string
@@ -70,6 +71,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		PRAssignees:   in.List("pr-assignees"),
 		PRDraft:       in.Bool("pr-draft"),
 		PRAutoMerge:   in.String("pr-auto-merge"),
+		SignCommits:   in.Bool("sign-commits"),
 		CommitMessage: in.String("commit-message"),
 		AuthorName:    in.String("author-name"),
 		AuthorEmail:   in.String("author-email"),

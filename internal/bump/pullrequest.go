@@ -123,6 +123,10 @@ func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *git
 	if rsha != "" && rtree == tree && rparent == parent {
 		c.Logf("branch %s already holds this change", branch)
 		sha = rsha
+	} else if cfg.SignCommits {
+		if sha, err = signedPRBranch(ctx, c, gh, repo, branch, rsha, parent, msg.Files); err != nil {
+			return err
+		}
 	} else if err := repo.Replace(ctx, branch, rsha); err != nil {
 		return action.External(fmt.Errorf("push branch %q: %w", branch, err))
 	}
@@ -219,6 +223,9 @@ func checkPRInputs(in *action.Inputs, c *Config) {
 				in.Fail(set.name, "is set but mode is %q: it only applies to mode pull-request", c.Mode)
 			}
 		}
+	}
+	if c.SignCommits && c.Token == "" {
+		in.Fail("token", "is required with sign-commits: the commit is made through the GitHub API")
 	}
 }
 
