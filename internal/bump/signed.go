@@ -149,8 +149,17 @@ func signedPRBranch(ctx context.Context, c *action.Context, gh *github, repo *gi
 		target = branch + "-gitops-actions-signing"
 	}
 	ref := &gogithub.Reference{Ref: gogithub.String("refs/heads/" + target), Object: &gogithub.GitObject{SHA: gogithub.String(parent)}}
-	if _, _, err := gh.client.Git.CreateRef(ctx, gh.owner, gh.name, ref); err != nil {
-		return "", action.External(fmt.Errorf("sign-commits: create branch %q at %.12s: %w", target, parent, err))
+	if _, resp, err := gh.client.Git.CreateRef(ctx, gh.owner, gh.name, ref); err != nil {
+		// A scratch branch left by a run that was stopped is this
+		// action's own: point it at the parent rather than fail forever.
+		stale := rsha != "" && resp != nil && resp.StatusCode == http.StatusUnprocessableEntity
+		if !stale {
+			return "", action.External(fmt.Errorf("sign-commits: create branch %q at %.12s: %w", target, parent, err))
+		}
+		if _, _, err := gh.client.Git.UpdateRef(ctx, gh.owner, gh.name, ref, true); err != nil {
+			return "", action.External(fmt.Errorf("sign-commits: reset the scratch branch %q to %.12s: %w", target, parent, err))
+		}
+		c.Logf("reset the scratch branch %s a stopped run left", target)
 	}
 	sha, err := signedCommit(ctx, gh, repo, target, files)
 	if rsha == "" {

@@ -362,6 +362,22 @@ func TestSignCommitsPullRequest(t *testing.T) {
 			t.Errorf("a re-run wrote %s", req)
 		}
 	}
+
+	// A scratch branch a stopped run left behind is reset, not a failure.
+	gitCmd(t, r.home, r.bare, "update-ref", "refs/heads/"+branch+"-gitops-actions-signing", tip)
+	before = len(api.Requests())
+	res = runAction(t, env, args("1.3.0")...)
+	if res.code != 0 || !strings.Contains(r.file(branch, "deploy.yaml"), "ghcr.io/acme/api:1.3.0 # pinned by CI") || g.tip(branch+"-gitops-actions-signing") != "" {
+		t.Fatalf("stale scratch branch: exit %d\n%s", res.code, res.stderr)
+	}
+	want = []string{"POST /repos/acme/config/git/refs", "PATCH " + scratch, "POST /graphql createCommitOnBranch", "GET /repos/acme/config/git/ref/heads/" + branch,
+		"PATCH /repos/acme/config/git/refs/heads/" + branch, "DELETE " + scratch, list, "PATCH " + routePull}
+	if got := requests(before); !slices.Equal(got, want) {
+		t.Errorf("stale scratch requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if parent := gitCmd(t, r.home, r.bare, "log", "-1", "--format=%P", branch); parent != main {
+		t.Errorf("PR branch tip's parent %s, want main %s", parent, main)
+	}
 }
 
 func TestSignCommitsBadInputs(t *testing.T) {
