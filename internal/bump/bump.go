@@ -145,8 +145,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if errors.Is(err, gitrepo.ErrAuth) {
 			return action.External(fmt.Errorf("push to %q: %w", url, err))
 		}
-		if exit := (*action.ExitError)(nil); errors.As(err, &exit) {
-			return err
+		var exit *action.ExitError
+		if errors.As(err, &exit) {
+			return err // not a moved branch: another try cannot help
 		}
 		if attempt >= cfg.MaxAttempts {
 			return action.External(fmt.Errorf("push to %q branch %q failed after %d attempts: %w", url, repo.Branch, attempt, err))

@@ -20,13 +20,16 @@ func graphQLURL(rest *url.URL) string {
 	return rest.JoinPath("graphql").String()
 }
 
+// graphQLMessage is one entry of a GraphQL answer's errors.
+type graphQLMessage struct {
+	Type    string `json:"type"`
+	Message string `json:"message"`
+}
+
 // graphQLError is a query GitHub answered with errors (HTTP 200).
 type graphQLError struct {
 	field  string
-	errors []struct {
-		Type    string `json:"type"`
-		Message string `json:"message"`
-	}
+	errors []graphQLMessage
 }
 
 func (e *graphQLError) Error() string {
@@ -48,11 +51,8 @@ func (gh *github) graphQL(ctx context.Context, field, query string, vars map[str
 		return err
 	}
 	var resp struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Type    string `json:"type"`
-			Message string `json:"message"`
-		} `json:"errors"`
+		Data   json.RawMessage  `json:"data"`
+		Errors []graphQLMessage `json:"errors"`
 	}
 	if _, err := gh.client.Do(ctx, req, &resp); err != nil {
 		return fmt.Errorf("GraphQL %s: %w", field, err)
