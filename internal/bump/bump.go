@@ -60,7 +60,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return action.UsageErr("image", err)
 	}
 	var gh *github
-	if cfg.Mode == "pull-request" {
+	if cfg.SignCommits {
+		if err := checkSignRepository(cfg.Repository, c.Getenv("GITHUB_SERVER_URL")); err != nil {
+			return err
+		}
+	}
+	if cfg.Mode == "pull-request" || cfg.SignCommits {
 		if gh, err = newGitHub(ctx, cfg, c); err != nil {
 			return err
 		}
@@ -130,7 +135,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if cfg.Mode == "pull-request" {
 			return openPullRequest(ctx, c, cfg, gh, repo, msg, sha)
 		}
-		err = repo.Push(ctx, repo.Branch)
+		sha, err = pushCommit(ctx, cfg, gh, repo, sha, ed.files)
 		if err == nil {
 			c.SetOutput("commit-sha", sha)
 			c.SetReportData("attempts", attempt)
@@ -139,6 +144,10 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 		if errors.Is(err, gitrepo.ErrAuth) {
 			return action.External(fmt.Errorf("push to %q: %w", url, err))
+		}
+		var exit *action.ExitError
+		if errors.As(err, &exit) {
+			return err // not a moved branch: another try cannot help
 		}
 		if attempt >= cfg.MaxAttempts {
 			return action.External(fmt.Errorf("push to %q branch %q failed after %d attempts: %w", url, repo.Branch, attempt, err))

@@ -30,6 +30,12 @@ type Config struct {
 	PRTitle       string
 	PRBody        string
 	PRLabels      []string
+	PRReviewers   []string
+	PRTeams       []string // pr-team-reviewers, without an org/ prefix
+	PRAssignees   []string
+	PRDraft       bool
+	PRAutoMerge   string
+	SignCommits   bool
 	CommitMessage string
 	AuthorName    string
 	AuthorEmail   string
@@ -63,6 +69,12 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		PRTitle:       in.String("pr-title"),
 		PRBody:        in.String("pr-body"),
 		PRLabels:      in.List("pr-labels"),
+		PRReviewers:   in.List("pr-reviewers"),
+		PRTeams:       in.List("pr-team-reviewers"),
+		PRAssignees:   in.List("pr-assignees"),
+		PRDraft:       in.Bool("pr-draft"),
+		PRAutoMerge:   in.String("pr-auto-merge"),
+		SignCommits:   in.Bool("sign-commits"),
 		CommitMessage: in.String("commit-message"),
 		AuthorName:    in.String("author-name"),
 		AuthorEmail:   in.String("author-email"),
@@ -141,6 +153,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Mode == "pull-request" && c.Branch != "" && prBranch(c) == c.Branch {
 		in.Fail("pr-branch", "%q is the base branch: the pull request needs a branch of its own", c.Branch)
 	}
+	checkPRInputs(in, &c)
 	var err error
 	if c.commitTmpl, err = parseTemplate("commit-message", c.CommitMessage, defaultCommitMessage); err != nil {
 		in.Fail("commit-message", "%v", err)

@@ -23,6 +23,7 @@ const apiAttempts = transport.DefaultAttempts
 // github is the API client for one repository.
 type github struct {
 	client      *gogithub.Client
+	graphqlURL  string
 	owner, name string
 }
 
@@ -40,7 +41,7 @@ func newGitHub(ctx context.Context, cfg Config, c *action.Context) (*github, err
 	}
 	client := gogithub.NewClient(transport.For(ctx).WithLogf(c.Logf).Client()).WithAuthToken(cfg.Token)
 	client.BaseURL = base
-	return &github{client: client, owner: owner, name: name}, nil
+	return &github{client: client, graphqlURL: graphQLURL(base), owner: owner, name: name}, nil
 }
 
 // Slashes go too: bump/a/b and bump/a/b/c cannot both be branches.
@@ -122,6 +123,10 @@ func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *git
 	if rsha != "" && rtree == tree && rparent == parent {
 		c.Logf("branch %s already holds this change", branch)
 		sha = rsha
+	} else if cfg.SignCommits {
+		if sha, err = signedPRBranch(ctx, c, gh, repo, branch, rsha, parent, msg.Files); err != nil {
+			return err
+		}
 	} else if err := repo.Replace(ctx, branch, rsha); err != nil {
 		return action.External(fmt.Errorf("push branch %q: %w", branch, err))
 	}
@@ -141,8 +146,11 @@ func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *git
 			return action.External(fmt.Errorf("update pull request #%d: %w", prs[0].GetNumber(), err))
 		}
 	} else {
-		pr, _, err = gh.client.PullRequests.Create(ctx, gh.owner, gh.name, &gogithub.NewPullRequest{
-			Title: &title, Head: &branch, Base: &repo.Branch, Body: &body})
+		np := &gogithub.NewPullRequest{Title: &title, Head: &branch, Base: &repo.Branch, Body: &body}
+		if cfg.PRDraft {
+			np.Draft = &cfg.PRDraft
+		}
+		pr, _, err = gh.client.PullRequests.Create(ctx, gh.owner, gh.name, np)
 		if err != nil {
 			return action.External(fmt.Errorf("create pull request from %q: %w", branch, err))
 		}
@@ -152,9 +160,136 @@ func openPullRequest(ctx context.Context, c *action.Context, cfg Config, gh *git
 			return action.External(fmt.Errorf("label pull request #%d: %w", pr.GetNumber(), err))
 		}
 	}
+	if err := requestPeople(ctx, c, cfg, gh, pr); err != nil {
+		return err
+	}
 	c.SetOutput("pull-request-number", fmt.Sprint(pr.GetNumber()))
 	c.SetOutput("pull-request-url", pr.GetHTMLURL())
 	c.SetOutput("pull-request-operation", op)
+	c.SetOutput("pull-request-head-sha", sha)
 	c.Logf("pull request #%d %s: %s", pr.GetNumber(), op, pr.GetHTMLURL())
+	if cfg.PRAutoMerge != "" {
+		return enableAutoMerge(ctx, c, gh, pr, cfg.PRAutoMerge)
+	}
+	return nil
+}
+
+// A GitHub login: letters, digits and inner hyphens, at most 39 characters.
+var login = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$`)
+
+// A team slug, as GitHub derives it from the team's name.
+var teamSlug = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$`)
+
+// checkPRInputs checks the pull request people and auto-merge inputs and
+// strips the org/ prefix create-pull-request users give team slugs.
+func checkPRInputs(in *action.Inputs, c *Config) {
+	for _, l := range []struct {
+		name   string
+		logins []string
+	}{{"pr-reviewers", c.PRReviewers}, {"pr-assignees", c.PRAssignees}} {
+		for _, v := range l.logins {
+			if !login.MatchString(v) {
+				in.Fail(l.name, "%q is not a GitHub login (letters, digits and inner hyphens, at most 39)", v)
+			}
+		}
+	}
+	owner, _, ownerErr := gitrepo.OwnerName(c.Repository)
+	for i, v := range c.PRTeams {
+		org, slug, prefixed := strings.Cut(v, "/")
+		if !prefixed {
+			org, slug = "", v
+		}
+		switch {
+		case !teamSlug.MatchString(slug) || (prefixed && !login.MatchString(org)):
+			in.Fail("pr-team-reviewers", "%q is not a team slug (team or org/team)", v)
+		case prefixed && ownerErr == nil && !strings.EqualFold(org, owner):
+			in.Fail("pr-team-reviewers", "%q is a team of %q, not of the repository's owner %q: only its teams can review", v, org, owner)
+		default:
+			c.PRTeams[i] = slug
+		}
+	}
+	switch c.PRAutoMerge {
+	case "", "merge", "squash", "rebase":
+	default:
+		in.Fail("pr-auto-merge", "%q is not merge, squash or rebase (empty leaves auto-merge off)", c.PRAutoMerge)
+	}
+	if c.Mode != "pull-request" {
+		for _, set := range []struct {
+			name string
+			on   bool
+		}{{"pr-reviewers", len(c.PRReviewers) > 0}, {"pr-team-reviewers", len(c.PRTeams) > 0}, {"pr-assignees", len(c.PRAssignees) > 0},
+			{"pr-draft", c.PRDraft}, {"pr-auto-merge", c.PRAutoMerge != ""}} {
+			if set.on {
+				in.Fail(set.name, "is set but mode is %q: it only applies to mode pull-request", c.Mode)
+			}
+		}
+	}
+	if c.SignCommits && c.Token == "" {
+		in.Fail("token", "is required with sign-commits: the commit is made through the GitHub API")
+	}
+}
+
+// notIn returns the names of want that have does not hold, ignoring case
+// as GitHub does for logins and slugs.
+func notIn(want, have []string) []string {
+	var out []string
+	for _, w := range want {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.EqualFold(h, w) }) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// requestPeople asks the reviewers and teams not yet asked, and adds the
+// assignees not yet assigned, so that updating a pull request sends no
+// request for what it already has.
+func requestPeople(ctx context.Context, c *action.Context, cfg Config, gh *github, pr *gogithub.PullRequest) error {
+	var users, teams, assigned []string
+	for _, u := range pr.RequestedReviewers {
+		users = append(users, u.GetLogin())
+	}
+	for _, t := range pr.RequestedTeams {
+		teams = append(teams, t.GetSlug())
+	}
+	for _, u := range pr.Assignees {
+		assigned = append(assigned, u.GetLogin())
+	}
+	req := gogithub.ReviewersRequest{Reviewers: notIn(cfg.PRReviewers, users), TeamReviewers: notIn(cfg.PRTeams, teams)}
+	if len(req.Reviewers)+len(req.TeamReviewers) > 0 {
+		if _, _, err := gh.client.PullRequests.RequestReviewers(ctx, gh.owner, gh.name, pr.GetNumber(), req); err != nil {
+			return action.External(fmt.Errorf("request reviewers %q and teams %q on pull request #%d: %w", req.Reviewers, req.TeamReviewers, pr.GetNumber(), err))
+		}
+		c.Logf("asked %s for review", strings.Join(append(req.Reviewers, req.TeamReviewers...), ", "))
+	}
+	if add := notIn(cfg.PRAssignees, assigned); len(add) > 0 {
+		if _, _, err := gh.client.Issues.AddAssignees(ctx, gh.owner, gh.name, pr.GetNumber(), add); err != nil {
+			return action.External(fmt.Errorf("assign %q to pull request #%d: %w", add, pr.GetNumber(), err))
+		}
+		c.Logf("assigned %s", strings.Join(add, ", "))
+	}
+	return nil
+}
+
+const enableAutoMergeMutation = `mutation EnableAutoMerge($pullRequestId: ID!, $mergeMethod: PullRequestMergeMethod!) {
+  enablePullRequestAutoMerge(input: {pullRequestId: $pullRequestId, mergeMethod: $mergeMethod}) {
+    pullRequest { autoMergeRequest { mergeMethod } }
+  }
+}`
+
+// enableAutoMerge turns on auto-merge with method unless it is already on
+// with that method. GitHub refusing it (auto-merge not allowed on the
+// repository, the pull request already mergeable) is exit 3: the user asked
+// for a pull request that merges itself, and one that waits for a person
+// must not look like a success.
+func enableAutoMerge(ctx context.Context, c *action.Context, gh *github, pr *gogithub.PullRequest, method string) error {
+	if am := pr.GetAutoMerge(); am != nil && strings.EqualFold(am.GetMergeMethod(), method) {
+		return nil
+	}
+	vars := map[string]any{"pullRequestId": pr.GetNodeID(), "mergeMethod": strings.ToUpper(method)}
+	if err := gh.graphQL(ctx, "enablePullRequestAutoMerge", enableAutoMergeMutation, vars, nil); err != nil {
+		return action.External(fmt.Errorf("pr-auto-merge: pull request #%d is open but auto-merge (%s) was not enabled: %w", pr.GetNumber(), method, err))
+	}
+	c.Logf("auto-merge (%s) enabled on pull request #%d", method, pr.GetNumber())
 	return nil
 }

@@ -32,6 +32,7 @@ type GitHubAPI struct {
 	hits        map[string]int
 	expectTimes map[string]int
 	token       string
+	graphql     map[string]func(r *Request) (int, any)
 }
 
 // Request is one request the fake received.
@@ -45,10 +46,21 @@ type Request struct {
 	// Body is RawBody decoded as JSON (map[string]any, []any, ...), nil when
 	// the body is empty or not JSON.
 	Body any
-	// Route is the "METHOD pattern" that handled the request, "" for none.
+	// Route is the "METHOD pattern" that handled the request, "" for none;
+	// "GRAPHQL field" for a GraphQL request.
 	Route string
+	// GraphQL is the decoded body of a POST /graphql, nil for other requests.
+	GraphQL *GraphQLRequest
 
 	http *http.Request
+}
+
+// GraphQLRequest is one GraphQL request: its query, its variables, and the
+// name of the query's first top-level field (the mutation or query run).
+type GraphQLRequest struct {
+	Query     string         `json:"query"`
+	Variables map[string]any `json:"variables"`
+	Field     string         `json:"-"`
 }
 
 // PathValue returns the value of the wildcard name in the route's pattern,
@@ -68,11 +80,15 @@ func (r *Request) Decode(v any) error {
 	return nil
 }
 
-// String returns "METHOD /path?query", as reports show a request.
+// String returns "METHOD /path?query", and the field of a GraphQL request
+// after it ("POST /graphql createCommitOnBranch"), as reports show a request.
 func (r *Request) String() string {
 	s := r.Method + " " + r.Path
 	if len(r.Query) > 0 {
 		s += "?" + r.Query.Encode()
+	}
+	if r.GraphQL != nil {
+		s += " " + r.GraphQL.Field
 	}
 	return s
 }
@@ -126,6 +142,76 @@ func (g *GitHubAPI) Handle(method, pattern string, fn func(r *Request) (status i
 		status, body := fn(rec)
 		writeAPIResponse(w, status, body)
 	})
+}
+
+// HandleGraphQL answers POST /graphql requests whose first top-level field
+// is field (such as "createCommitOnBranch") with fn's status and body. A
+// GraphQL request for a field no handler was given is unhandled, as a REST
+// request without a route is. Expect("GRAPHQL", field, n) and
+// Hits("GRAPHQL", field) count its requests.
+func (g *GitHubAPI) HandleGraphQL(field string, fn func(r *Request) (status int, body any)) {
+	g.mu.Lock()
+	first := g.graphql == nil
+	if first {
+		g.graphql = map[string]func(r *Request) (int, any){}
+	}
+	g.graphql[field] = fn
+	g.mu.Unlock()
+	if !first {
+		return
+	}
+	g.mux.HandleFunc("POST /graphql", func(w http.ResponseWriter, r *http.Request) {
+		rec := r.Context().Value(requestKey{}).(*Request)
+		if rec.GraphQL == nil {
+			return // not a GraphQL body: left unhandled
+		}
+		g.mu.Lock()
+		fn := g.graphql[rec.GraphQL.Field]
+		if fn != nil {
+			rec.Route = routeKey("GRAPHQL", rec.GraphQL.Field)
+			rec.http = r
+			g.hits[rec.Route]++
+		}
+		g.mu.Unlock()
+		if fn == nil {
+			return
+		}
+		status, body := fn(rec)
+		writeAPIResponse(w, status, body)
+	})
+}
+
+// graphQLField returns the name of the first field of a query's top-level
+// selection set: "createCommitOnBranch" in
+// "mutation M($input: X!) { createCommitOnBranch(input: $input) { ... } }".
+func graphQLField(query string) string {
+	depth := 0
+	for i := 0; i < len(query); i++ {
+		switch query[i] {
+		case '(':
+			depth++ // variable definitions, which may hold defaults in braces
+		case ')':
+			depth--
+		case '{':
+			if depth > 0 {
+				continue
+			}
+			rest := strings.TrimLeft(query[i+1:], " \t\r\n")
+			end := strings.IndexFunc(rest, func(r rune) bool {
+				return !(r == '_' || r >= '0' && r <= '9' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z')
+			})
+			if end < 0 {
+				end = len(rest)
+			}
+			name := rest[:end]
+			// An alias "a: field" names the field after the colon.
+			if after, ok := strings.CutPrefix(strings.TrimLeft(rest[end:], " \t\r\n"), ":"); ok {
+				return graphQLField("{" + after)
+			}
+			return name
+		}
+	}
+	return ""
 }
 
 // Expect records that the route of method and pattern must be hit exactly
@@ -185,6 +271,13 @@ func (g *GitHubAPI) serve(w http.ResponseWriter, r *http.Request) {
 		var body any
 		if json.Unmarshal(raw, &body) == nil {
 			rec.Body = body
+		}
+	}
+	if r.Method == http.MethodPost && r.URL.Path == "/graphql" {
+		var q GraphQLRequest
+		if json.Unmarshal(raw, &q) == nil && q.Query != "" {
+			q.Field = graphQLField(q.Query)
+			rec.GraphQL = &q
 		}
 	}
 	g.mu.Lock()

@@ -249,3 +249,38 @@ func TestRequireBinary(t *testing.T) {
 		t.Error("requireBinary found no git")
 	}
 }
+
+func TestGitHubAPIGraphQL(t *testing.T) {
+	t.Parallel()
+	f := &fakeTB{TB: t}
+	var got *GraphQLRequest
+	var api *GitHubAPI
+	inGoroutine(func() {
+		api = StartGitHubAPI(f)
+		api.HandleGraphQL("createCommitOnBranch", func(r *Request) (int, any) {
+			got = r.GraphQL
+			return 0, map[string]any{"data": map[string]any{"createCommitOnBranch": map[string]any{"commit": map[string]string{"oid": "abc"}}}}
+		})
+		api.Expect("GRAPHQL", "createCommitOnBranch", 1)
+	})
+	query := `mutation Commit($input: CreateCommitOnBranchInput! = {message: {headline: "x"}}) { c: createCommitOnBranch(input: $input) { commit { oid } } }`
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": map[string]any{"input": map[string]any{"expectedHeadOid": "123"}}})
+	if status, out := send(t, "POST", api.URL+"/graphql", "", string(body)); status != http.StatusOK || !strings.Contains(out, `"oid":"abc"`) {
+		t.Fatalf("createCommitOnBranch: %d %s", status, out)
+	}
+	if got == nil || got.Field != "createCommitOnBranch" || got.Variables["input"].(map[string]any)["expectedHeadOid"] != "123" {
+		t.Errorf("handler saw %+v", got)
+	}
+	// A field without a handler is unhandled, as a REST path without a route.
+	body, _ = json.Marshal(map[string]any{"query": `mutation { mergePullRequest(input: {}) { clientMutationId } }`})
+	if status, _ := send(t, "POST", api.URL+"/graphql", "", string(body)); status != http.StatusNotFound {
+		t.Errorf("mergePullRequest without a handler: %d, want 404", status)
+	}
+	if reqs := api.Requests(); len(reqs) != 2 || reqs[1].String() != "POST /graphql mergePullRequest" {
+		t.Errorf("requests %v", reqs)
+	}
+	inGoroutine(f.runCleanups)
+	if errs := f.joinedErrors(); !strings.Contains(errs, "no route handles POST /graphql mergePullRequest") || strings.Count(errs, "\n") != 0 {
+		t.Errorf("cleanup errors:\n%s", errs)
+	}
+}
