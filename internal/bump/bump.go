@@ -44,6 +44,8 @@ func backoff(ctx context.Context, attempt int) error {
 
 // edit is the outcome of editing the working tree once.
 type edit struct {
+	staged  []gitrepo.File // the files changed, for Commit with blobs
+	blobs   []string
 	files   []string
 	changes []Change
 	skips   []Skip
@@ -124,7 +126,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 				return action.External(fmt.Errorf("commit message: %w", err))
 			}
 		}
-		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
+		sha, err := repo.Commit(ctx, ed.staged, ed.blobs, text, cfg.AuthorName, cfg.AuthorEmail)
 		if err != nil {
 			return action.External(fmt.Errorf("commit: %w", err))
 		}
@@ -172,8 +174,8 @@ type fileEdited struct {
 
 func editKey(f gitrepo.File) string { return f.Path + "\x00" + f.Blob() }
 
-// applyEdit edits every YAML file under paths in HEAD's tree and stages
-// the results, only when every edit succeeded.
+// applyEdit edits every YAML file under paths in HEAD's tree and, only
+// when every edit succeeded, writes the results as blobs for Commit.
 func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor, cache edits) (*edit, error) {
 	files, err := selectTree(ctx, c, repo, "paths", cfg.Paths)
 	if err != nil {
@@ -243,12 +245,10 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 	for i, fe := range unwritten {
 		fe.blob = ids[i]
 	}
-	blobs := make([]string, len(stage))
+	ed.staged = stage
+	ed.blobs = make([]string, len(stage))
 	for i, f := range stage {
-		blobs[i] = cache[editKey(f)].blob
-	}
-	if err := repo.Stage(ctx, stage, blobs); err != nil {
-		return nil, action.External(fmt.Errorf("stage %d edited file(s): %w", len(stage), err))
+		ed.blobs[i] = cache[editKey(f)].blob
 	}
 	return ed, nil
 }

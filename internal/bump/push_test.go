@@ -134,3 +134,27 @@ func TestConcurrentFlakyServer(t *testing.T) {
 		t.Errorf("main has %d commits, want %d (one per bump)", c, n+1)
 	}
 }
+
+// Paths that git quotes (a leading double quote, a newline, a backslash)
+// or that hold spaces are committed as they are.
+func TestPushOddPaths(t *testing.T) {
+	names := []string{"apps/my app.yaml", `"quoted".yaml`, `back\slash.yaml`, "new\nline.yaml", "plain.yaml"}
+	files := map[string]string{}
+	for _, n := range names {
+		files[n] = deployment
+	}
+	r := newRemote(t, files)
+	res := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "1.1.0")
+	if res.code != 0 {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	want := strings.Replace(deployment, "api:1.0.0", "api:1.1.0", 1)
+	for _, n := range names {
+		if got := r.server.ReadFile(t, "acme/config", "main", n); got != want {
+			t.Errorf("%q on the remote:\n%s\nwant:\n%s", n, got, want)
+		}
+	}
+	if tree := gitCmd(t, r.home, r.bare, "ls-tree", "-r", "--name-only", "-z", "main"); strings.Count(tree, "\x00") != len(names) {
+		t.Errorf("main holds %q, want just %q", tree, names)
+	}
+}

@@ -215,10 +215,7 @@ func TestReplaceThatLanded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Stage(ctx, files[:1], blobs); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := r.Commit(ctx, "change\n", "test", "test@example.invalid"); err != nil {
+	if _, err := r.Commit(ctx, files[:1], blobs, "change\n", "test", "test@example.invalid"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Replace(ctx, "bump/x", ""); err != nil {

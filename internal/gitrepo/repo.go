@@ -140,8 +140,8 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			"GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
 	}
 	// No checkout: writing thousands of files costs more than the clone;
-	// files are read from the object store and edits staged straight
-	// into the index.
+	// files are read from the object store and commits built from
+	// blobs without an index (Commit).
 	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout"}
 	if o.Branch != "" {
 		args = append(args, "--branch", o.Branch)
@@ -158,9 +158,6 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			return nil, err
 		}
 		r.Branch = b
-	}
-	if _, err := r.Git(ctx, "read-tree", "HEAD"); err != nil {
-		return nil, err
 	}
 	return r, nil
 }
@@ -193,37 +190,70 @@ func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string
 	return stdout.String(), nil
 }
 
-// Commit commits the index with the message and author and moves HEAD to
-// the commit. It builds the commit from plumbing: git commit also compares
-// the index with a work tree this clone does not have, which took seconds
-// once thousands of entries were staged.
-func (r *Repo) Commit(ctx context.Context, message, name, email string) (string, error) {
-	tree, err := r.Git(ctx, "write-tree")
-	if err != nil {
-		return "", err
+// Commit makes a commit on HEAD in which each of files holds the blob of
+// the same index (ids from WriteBlobs), with the message and author, and
+// moves HEAD to it. One git fast-import writes the trees and the commit
+// into one pack: git commit, or write-tree, wrote each of thousands of
+// trees as a file of its own, which took seconds.
+func (r *Repo) Commit(ctx context.Context, files []File, blobs []string, message, name, email string) (string, error) {
+	if len(files) != len(blobs) {
+		return "", fmt.Errorf("commit: %d files but %d blobs", len(files), len(blobs))
+	}
+	if len(files) == 0 {
+		return "", errors.New("commit: nothing to commit")
+	}
+	if strings.ContainsAny(name, "<>\n") || strings.ContainsAny(email, "<>\n") {
+		return "", fmt.Errorf("commit: author %q <%s> holds '<', '>' or a newline", name, email)
 	}
 	head, err := r.Git(ctx, "rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil {
 		return "", err
 	}
-	if headTree, _, err := r.CommitInfo(ctx, head); err != nil {
-		return "", err
-	} else if headTree == tree {
-		return "", errors.New("nothing to commit: the index matches HEAD")
+	msg := cleanMessage(message)
+	ident := fmt.Sprintf("%s <%s> %d +0000", name, email, time.Now().Unix())
+	var in bytes.Buffer
+	fmt.Fprintf(&in, "commit %s\nmark :1\nauthor %s\ncommitter %s\ndata %d\n%s\nfrom %s\n", scratchRef, ident, ident, len(msg), msg, head)
+	for i, f := range files {
+		fmt.Fprintf(&in, "M %s %s %s\n", f.Mode, blobs[i], quotePath(f.Path))
 	}
-	id := []string{"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email}
-	saved := r.env
-	r.env = append(append([]string(nil), r.env...), id...)
-	sha, err := r.run(ctx, r.Dir, []byte(cleanMessage(message)), "-c", "commit.gpgsign=false", "commit-tree", tree, "-p", head)
-	r.env = saved
+	in.WriteString("\nget-mark :1\ndone\n")
+	out, err := r.run(ctx, r.Dir, in.Bytes(), "fast-import", "--quiet", "--done", "--force")
 	if err != nil {
 		return "", err
 	}
-	sha = strings.TrimSpace(sha)
+	sha := strings.TrimSpace(out)
 	if _, err := r.Git(ctx, "update-ref", "HEAD", sha, head); err != nil {
 		return "", err
 	}
 	return sha, nil
+}
+
+// scratchRef is where fast-import leaves the commit it made; HEAD is moved
+// to it with a compare-and-swap of its own.
+const scratchRef = "refs/bump-manifest/commit"
+
+// quotePath writes path for a fast-import M command: as it is unless it
+// starts with a double quote or holds a newline or backslash, else as a
+// C-style quoted string. A path with spaces needs no quotes there.
+func quotePath(path string) string {
+	if !strings.HasPrefix(path, "\"") && !strings.ContainsAny(path, "\n\\") {
+		return path
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString("\\n")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // cleanMessage tidies a commit message the way git commit -F does
@@ -326,17 +356,13 @@ func containsAny(s string, subs []string) bool {
 	return false
 }
 
-// Reset fetches branch's tip and moves HEAD and the index to it, dropping
-// local commits and staged edits.
+// Reset fetches branch's tip and moves HEAD to it, dropping local commits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
 	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
-	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
-		return err
-	}
-	_, err := r.Git(ctx, "read-tree", "HEAD")
+	_, err := r.Git(ctx, "update-ref", "HEAD", ref)
 	return err
 }
 
@@ -425,23 +451,6 @@ func (r *Repo) WriteBlobs(ctx context.Context, contents [][]byte) ([]string, err
 		return nil, fmt.Errorf("git fast-import: %d blob ids for %d blobs", len(ids), len(contents))
 	}
 	return ids, nil
-}
-
-// Stage points the index entries of files at blobs (ids from WriteBlobs),
-// keeping each file's mode, with one git process.
-func (r *Repo) Stage(ctx context.Context, files []File, blobs []string) error {
-	if len(files) != len(blobs) {
-		return fmt.Errorf("stage: %d files but %d blobs", len(files), len(blobs))
-	}
-	if len(files) == 0 {
-		return nil
-	}
-	var in bytes.Buffer
-	for i, f := range files {
-		fmt.Fprintf(&in, "%s %s\t%s\x00", f.Mode, blobs[i], f.Path)
-	}
-	_, err := r.run(ctx, r.Dir, in.Bytes(), "update-index", "-z", "--index-info")
-	return err
 }
 
 // RemoteCommit fetches branch's tip as refs/remotes/origin/<branch> and
