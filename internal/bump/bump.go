@@ -28,7 +28,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 // so that many pipelines racing for one branch spread out.
 var (
 	backoffBase = 100 * time.Millisecond
-	backoffCap  = 3 * time.Second
+	backoffCap  = 20 * time.Second
 )
 
 func backoff(ctx context.Context, attempt int) error {
@@ -44,6 +44,8 @@ func backoff(ctx context.Context, attempt int) error {
 
 // edit is the outcome of editing the working tree once.
 type edit struct {
+	staged  []gitrepo.File // the files changed, for Commit with blobs
+	blobs   []string
 	files   []string
 	changes []Change
 	skips   []Skip
@@ -93,8 +95,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			return action.UsageErr("image", err)
 		}
 	}
+	cache := edits{}
 	for attempt := 1; ; attempt++ {
-		ed, err := applyEdit(ctx, c, repo, cfg, editor)
+		ed, err := applyEdit(ctx, c, repo, cfg, editor, cache)
 		if err != nil {
 			return err
 		}
@@ -128,7 +131,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 				return action.External(fmt.Errorf("commit message: %w", err))
 			}
 		}
-		sha, err := repo.Commit(ctx, text, cfg.AuthorName, cfg.AuthorEmail)
+		sha, err := repo.Commit(ctx, ed.staged, ed.blobs, text, cfg.AuthorName, cfg.AuthorEmail)
 		if err != nil {
 			return action.External(fmt.Errorf("commit: %w", err))
 		}
@@ -145,6 +148,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if errors.Is(err, gitrepo.ErrAuth) {
 			return action.External(fmt.Errorf("push to %q: %w", url, err))
 		}
+		if errors.Is(err, gitrepo.ErrRefused) {
+			return action.External(fmt.Errorf("push to %q branch %q: %w (if the branch is protected, set mode: pull-request)", url, repo.Branch, err))
+		}
 		var exit *action.ExitError
 		if errors.As(err, &exit) {
 			return err // not a moved branch: another try cannot help
@@ -152,7 +158,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if attempt >= cfg.MaxAttempts {
 			return action.External(fmt.Errorf("push to %q branch %q failed after %d attempts: %w", url, repo.Branch, attempt, err))
 		}
-		c.Logf("push attempt %d failed (%v); retrying on the new tip", attempt, errors.Unwrap(err))
+		c.Logf("push attempt %d: %v; retrying on the new tip", attempt, err)
 		if err := backoff(ctx, attempt); err != nil {
 			return err
 		}
@@ -164,43 +170,68 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 }
 
-// applyEdit edits every YAML file under paths in HEAD's tree and stages
-// the results, only when every edit succeeded.
-func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor) (*edit, error) {
-	files, contents, err := readTree(ctx, c, repo, "paths", cfg.Paths)
+// edits keeps each file's edit across push attempts, by path and blob:
+// after the remote moved, only the files whose content changed are read,
+// edited and written again, and the new tip gets the same edit as the old
+// wherever a file is the same.
+type edits map[string]*fileEdited
+
+type fileEdited struct {
+	res  *Result // nil: the file does not hold the image
+	blob string  // the edited content's blob once written, "" before
+}
+
+func editKey(f gitrepo.File) string { return f.Path + "\x00" + f.Blob() }
+
+// applyEdit edits every YAML file under paths in HEAD's tree and, only
+// when every edit succeeded, writes the results as blobs for Commit.
+func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor, cache edits) (*edit, error) {
+	files, err := selectTree(ctx, c, repo, "paths", cfg.Paths)
+	if err != nil {
+		return nil, err
+	}
+	var todo []gitrepo.File
+	for _, f := range files {
+		if cache[editKey(f)] == nil {
+			todo = append(todo, f)
+		}
+	}
+	contents, err := readFiles(ctx, repo, todo)
 	if err != nil {
 		return nil, err
 	}
 	ed := &edit{}
-	var staged []int
-	outs := map[int][]byte{}
+	var stage []gitrepo.File
+	var unwritten []*fileEdited
 	var bad []error
-	for i, f := range files {
-		src := contents[i]
-		if !e.Candidate(src) {
+	next := 0
+	for _, f := range files {
+		fe := cache[editKey(f)]
+		if fe == nil {
+			src := contents[next]
+			next++
+			if fe, err = editFile(c, e, f, src); err != nil {
+				var ferr *FileError
+				if !errors.As(err, &ferr) {
+					return nil, err
+				}
+				bad = append(bad, err)
+				continue
+			}
+			cache[editKey(f)] = fe
+		}
+		if fe.res == nil {
 			continue
 		}
-		res, err := e.Edit(f.Path, src)
-		if err != nil {
-			var fe *FileError
-			if !errors.As(err, &fe) {
-				return nil, err
-			}
-			var se *yamledit.SyntaxError
-			if errors.As(err, &se) && strings.Contains(string(src), "{{") {
-				continue // a Helm template, not YAML
-			}
-			c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
-			bad = append(bad, err)
-			continue
-		}
-		ed.found += res.Found
-		ed.changes = append(ed.changes, res.Changes...)
-		ed.skips = append(ed.skips, res.Skips...)
-		if len(res.Changes) > 0 {
+		ed.found += fe.res.Found
+		ed.changes = append(ed.changes, fe.res.Changes...)
+		ed.skips = append(ed.skips, fe.res.Skips...)
+		if len(fe.res.Changes) > 0 {
 			ed.files = append(ed.files, f.Path)
-			staged = append(staged, i)
-			outs[i] = res.Out
+			stage = append(stage, f)
+			if fe.blob == "" {
+				unwritten = append(unwritten, fe)
+			}
 		}
 	}
 	for _, s := range ed.skips {
@@ -209,22 +240,78 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 	if len(bad) > 0 {
 		return nil, action.Blocking(fmt.Errorf("cannot edit %d file(s), nothing was pushed: %w", len(bad), errors.Join(bad...)))
 	}
-	if !cfg.DryRun {
-		for _, i := range staged {
-			if err := repo.Stage(ctx, files[i], outs[i]); err != nil {
-				return nil, action.External(fmt.Errorf("stage %q: %w", files[i].Path, err))
-			}
-		}
+	if cfg.DryRun || len(stage) == 0 {
+		return ed, nil
+	}
+	outs := make([][]byte, len(unwritten))
+	for i, fe := range unwritten {
+		outs[i] = fe.res.Out
+	}
+	ids, err := repo.WriteBlobs(ctx, outs)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("write %d edited file(s): %w", len(outs), err))
+	}
+	for i, fe := range unwritten {
+		fe.blob = ids[i]
+	}
+	ed.staged = stage
+	ed.blobs = make([]string, len(stage))
+	for i, f := range stage {
+		ed.blobs[i] = cache[editKey(f)].blob
 	}
 	return ed, nil
+}
+
+// editFile edits one file; a syntax error in a Helm template is no error
+// (the file is not YAML), any other is reported as a finding.
+func editFile(c *action.Context, e *Editor, f gitrepo.File, src []byte) (*fileEdited, error) {
+	if !e.Candidate(src) {
+		return &fileEdited{}, nil
+	}
+	res, err := e.Edit(f.Path, src)
+	if err != nil {
+		var fe *FileError
+		if !errors.As(err, &fe) {
+			return nil, err
+		}
+		var se *yamledit.SyntaxError
+		if errors.As(err, &se) && strings.Contains(string(src), "{{") {
+			return &fileEdited{}, nil // a Helm template, not YAML
+		}
+		c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
+		return nil, err
+	}
+	return &fileEdited{res: res}, nil
 }
 
 // readTree reads the YAML files that paths (the value of input) select in
 // HEAD's tree.
 func readTree(ctx context.Context, c *action.Context, repo *gitrepo.Repo, input string, paths []string) ([]gitrepo.File, [][]byte, error) {
+	files, err := selectTree(ctx, c, repo, input, paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	contents, err := readFiles(ctx, repo, files)
+	return files, contents, err
+}
+
+func readFiles(ctx context.Context, repo *gitrepo.Repo, files []gitrepo.File) ([][]byte, error) {
+	if len(files) == 0 {
+		return nil, nil
+	}
+	contents, err := repo.Read(ctx, files)
+	if err != nil {
+		return nil, action.External(fmt.Errorf("read files: %w", err))
+	}
+	return contents, nil
+}
+
+// selectTree lists the YAML files that paths (the value of input) select
+// in HEAD's tree.
+func selectTree(ctx context.Context, c *action.Context, repo *gitrepo.Repo, input string, paths []string) ([]gitrepo.File, error) {
 	tree, err := repo.Files(ctx)
 	if err != nil {
-		return nil, nil, action.External(fmt.Errorf("list files: %w", err))
+		return nil, action.External(fmt.Errorf("list files: %w", err))
 	}
 	byPath := map[string]gitrepo.File{}
 	all := make([]string, 0, len(tree))
@@ -239,23 +326,19 @@ func readTree(ctx context.Context, c *action.Context, repo *gitrepo.Repo, input 
 	}
 	if len(links) > 0 {
 		if err := checkLinks(ctx, c, repo, input, paths, links); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	slices.Sort(all)
 	names, err := selectFiles(all, paths)
 	if err != nil {
-		return nil, nil, action.UsageErr(input, err)
+		return nil, action.UsageErr(input, err)
 	}
 	files := make([]gitrepo.File, len(names))
 	for i, n := range names {
 		files[i] = byPath[n]
 	}
-	contents, err := repo.Read(ctx, files)
-	if err != nil {
-		return nil, nil, action.External(fmt.Errorf("read files: %w", err))
-	}
-	return files, contents, nil
+	return files, nil
 }
 
 // checkLinks refuses the symbolic links paths would read through that

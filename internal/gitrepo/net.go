@@ -28,12 +28,21 @@ var (
 	}
 )
 
+// QuickAttempts bounds the tries of a network operation whose failures
+// come fast (refused, reset, 5xx): with the backoff below that rides out
+// about 20 s of a restarting or overloaded server, where three tries gave
+// up after one second. Timed-out attempts, each of which can last minutes,
+// are bounded by Options.Attempts.
+const QuickAttempts = 8
+
 // net runs a git command that talks to the remote. Each attempt ends after
 // attemptLimit idle timeouts; a transient failure (refused, reset, timed
 // out, 5xx) is retried with jittered backoff, after reset when given, up
-// to r.attempts times. The error says how often it was tried.
+// to r.attempts timed-out attempts or QuickAttempts in all. The error says
+// how often it was tried.
 func (r *Repo) net(ctx context.Context, dir string, reset func(), args ...string) (string, error) {
 	limit := attemptLimit * r.timeout
+	timeouts := 0
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, limit)
 		out, err := r.run(actx, dir, nil, args...)
@@ -45,10 +54,13 @@ func (r *Repo) net(ctx context.Context, dir string, reset func(), args ...string
 		if timedOut {
 			err = fmt.Errorf("%w (stopped after %s)", err, limit)
 		}
+		if timedOut || slow(err) {
+			timeouts++
+		}
 		if ctx.Err() != nil || !(timedOut || transient(err)) {
 			return out, err
 		}
-		if attempt >= r.attempts {
+		if timeouts >= r.attempts || attempt >= max(QuickAttempts, r.attempts) {
 			return out, fmt.Errorf("gave up after %d attempts (idle timeout %s): %w", attempt, r.timeout, err)
 		}
 		window := min(retryCap, retryBase<<(attempt-1))
@@ -75,6 +87,13 @@ var transientMarkers = []string{
 	"the remote end hung up unexpectedly", "early eof", "unexpected disconnect", "connection closed",
 	"could not resolve host", "temporary failure in name resolution", "returned error: 5", "rpc failed",
 	"returned error: 429", "gnutls", "ssl_read", "ssl_write",
+}
+
+// slow reports whether git gave up waiting (curl's low-speed limit, a
+// connect timeout): such an attempt may have lasted the whole timeout.
+func slow(err error) bool {
+	msg := strings.ToLower(err.Error())
+	return strings.Contains(msg, "operation too slow") || strings.Contains(msg, "timed out")
 }
 
 // transient reports whether git failed in a way that a retry may mend.

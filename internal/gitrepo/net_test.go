@@ -211,10 +211,11 @@ func TestReplaceThatLanded(t *testing.T) {
 	if err != nil || len(files) != 1 {
 		t.Fatalf("files %v: %v", files, err)
 	}
-	if err := r.Stage(ctx, files[0], []byte("kind: Service\n")); err != nil {
+	blobs, err := r.WriteBlobs(ctx, [][]byte{[]byte("kind: Service\n")})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Commit(ctx, "change\n", "test", "test@example.invalid"); err != nil {
+	if _, err := r.Commit(ctx, files[:1], blobs, "change\n", "test", "test@example.invalid"); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Replace(ctx, "bump/x", ""); err != nil {

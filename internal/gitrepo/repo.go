@@ -19,6 +19,10 @@ import (
 // its ref was locked by a concurrent push): fetch, redo, push again.
 var ErrRejected = errors.New("push rejected: the remote branch moved")
 
+// ErrRefused is a push the remote declined for a reason of its own, a
+// protected branch or a pre-receive hook: trying again will not help.
+var ErrRefused = errors.New("the remote refused the push")
+
 // ErrAuth is a remote that refused the credentials.
 var ErrAuth = errors.New("the remote refused the credentials")
 
@@ -97,8 +101,8 @@ type Options struct {
 	// HOME, proxies, TLS roots, ssh agent); nothing else reaches git.
 	Getenv func(string) string
 	// Timeout is how long a network operation may transfer nothing before
-	// it is stopped (DefaultTimeout when 0); Attempts bounds its tries on
-	// transient failures (DefaultAttempts when 0).
+	// it is stopped (DefaultTimeout when 0); Attempts bounds its tries that
+	// time out (DefaultAttempts when 0), QuickAttempts those failing fast.
 	Timeout  time.Duration
 	Attempts int
 }
@@ -136,8 +140,8 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			"GIT_CONFIG_VALUE_0=Authorization: Basic "+auth)
 	}
 	// No checkout: writing thousands of files costs more than the clone;
-	// files are read from the object store and edits staged straight
-	// into the index.
+	// files are read from the object store and commits built from
+	// blobs without an index (Commit).
 	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout"}
 	if o.Branch != "" {
 		args = append(args, "--branch", o.Branch)
@@ -154,9 +158,6 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 			return nil, err
 		}
 		r.Branch = b
-	}
-	if _, err := r.Git(ctx, "read-tree", "HEAD"); err != nil {
-		return nil, err
 	}
 	return r, nil
 }
@@ -189,17 +190,91 @@ func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string
 	return stdout.String(), nil
 }
 
-// Commit commits the index with the message and author.
-func (r *Repo) Commit(ctx context.Context, message, name, email string) (string, error) {
-	id := []string{"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email}
-	saved := r.env
-	r.env = append(append([]string(nil), r.env...), id...)
-	_, err := r.run(ctx, r.Dir, []byte(message), "-c", "commit.gpgsign=false", "commit", "--quiet", "--no-verify", "-F", "-")
-	r.env = saved
+// Commit makes a commit on HEAD in which each of files holds the blob of
+// the same index (ids from WriteBlobs), with the message and author, and
+// moves HEAD to it. One git fast-import writes the trees and the commit
+// into one pack: git commit, or write-tree, wrote each of thousands of
+// trees as a file of its own, which took seconds.
+func (r *Repo) Commit(ctx context.Context, files []File, blobs []string, message, name, email string) (string, error) {
+	if len(files) != len(blobs) {
+		return "", fmt.Errorf("commit: %d files but %d blobs", len(files), len(blobs))
+	}
+	if len(files) == 0 {
+		return "", errors.New("commit: nothing to commit")
+	}
+	if strings.ContainsAny(name, "<>\n") || strings.ContainsAny(email, "<>\n") {
+		return "", fmt.Errorf("commit: author %q <%s> holds '<', '>' or a newline", name, email)
+	}
+	head, err := r.Git(ctx, "rev-parse", "--verify", "HEAD^{commit}")
 	if err != nil {
 		return "", err
 	}
-	return r.Git(ctx, "rev-parse", "HEAD")
+	msg := cleanMessage(message)
+	ident := fmt.Sprintf("%s <%s> %d +0000", name, email, time.Now().Unix())
+	var in bytes.Buffer
+	fmt.Fprintf(&in, "commit %s\nmark :1\nauthor %s\ncommitter %s\ndata %d\n%s\nfrom %s\n", scratchRef, ident, ident, len(msg), msg, head)
+	for i, f := range files {
+		fmt.Fprintf(&in, "M %s %s %s\n", f.Mode, blobs[i], quotePath(f.Path))
+	}
+	in.WriteString("\nget-mark :1\ndone\n")
+	out, err := r.run(ctx, r.Dir, in.Bytes(), "fast-import", "--quiet", "--done", "--force")
+	if err != nil {
+		return "", err
+	}
+	sha := strings.TrimSpace(out)
+	if _, err := r.Git(ctx, "update-ref", "HEAD", sha, head); err != nil {
+		return "", err
+	}
+	return sha, nil
+}
+
+// scratchRef is where fast-import leaves the commit it made; HEAD is moved
+// to it with a compare-and-swap of its own.
+const scratchRef = "refs/bump-manifest/commit"
+
+// quotePath writes path for a fast-import M command: as it is unless it
+// starts with a double quote or holds a newline or backslash, else as a
+// C-style quoted string. A path with spaces needs no quotes there.
+func quotePath(path string) string {
+	if !strings.HasPrefix(path, "\"") && !strings.ContainsAny(path, "\n\\") {
+		return path
+	}
+	var b strings.Builder
+	b.WriteByte('"')
+	for i := 0; i < len(path); i++ {
+		switch c := path[i]; c {
+		case '"', '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case '\n':
+			b.WriteString("\\n")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// cleanMessage tidies a commit message the way git commit -F does
+// (--cleanup=whitespace): no trailing blanks on a line, no leading or
+// trailing empty lines, no runs of empty lines, one final newline.
+func cleanMessage(message string) string {
+	var b strings.Builder
+	blank := false
+	for _, line := range strings.Split(message, "\n") {
+		line = strings.TrimRight(line, " \t\r\v\f")
+		if line == "" {
+			blank = b.Len() > 0
+			continue
+		}
+		if blank {
+			b.WriteString("\n")
+			blank = false
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String()
 }
 
 // Push pushes HEAD to branch. A refusal because the branch moved is
@@ -223,26 +298,71 @@ func (r *Repo) push(ctx context.Context, args ...string) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	for _, s := range []string{"[rejected]", "[remote rejected]", "non-fast-forward", "fetch first", "cannot lock ref", "failed to update ref"} {
-		if strings.Contains(msg, s) {
-			return fmt.Errorf("%w: %w", ErrRejected, err)
-		}
-	}
-	return err
+	return classifyPush(err)
 }
 
-// Reset fetches branch's tip and moves HEAD and the index to it, dropping
-// local commits and staged edits.
+// Reasons git gives for a ref it did not update that mean another push got
+// there first: [rejected] ones from the client, which compared with the
+// advertised tip, and [remote rejected] ones from a server that lost the
+// race for the ref lock. Any other refusal is the remote's policy.
+var (
+	movedReasons       = []string{"fetch first", "non-fast-forward", "stale info"}
+	movedRemoteReasons = []string{"cannot lock ref", "failed to update ref", "failed to lock", "incorrect old value", "reference already exists"}
+)
+
+// classifyPush reads the porcelain status lines ("!\t<src>:<dst>\t[...]
+// (<reason>)") of a failed push: the branch moved is ErrRejected, a
+// refusal (protected branch, hook) ErrRefused with the remote's reason.
+func classifyPush(err error) error {
+	var status string
+	var remote []string
+	for _, line := range strings.Split(err.Error(), "\n") {
+		switch {
+		case strings.HasPrefix(line, "!\t") && status == "":
+			if f := strings.SplitN(line, "\t", 3); len(f) == 3 {
+				status = strings.TrimSpace(f[2])
+			}
+		default:
+			// The first line carries the error's own prefix.
+			if i := strings.Index(line, "remote:"); i == 0 || i > 0 && strings.HasSuffix(line[:i], ": ") {
+				if m := strings.TrimSpace(line[i+len("remote:"):]); m != "" {
+					remote = append(remote, m)
+				}
+			}
+		}
+	}
+	kind, reason, _ := strings.Cut(status, "] ")
+	reason = strings.Trim(reason, "()")
+	switch {
+	case status == "":
+		return err
+	case kind == "[rejected" && containsAny(reason, movedReasons):
+		return fmt.Errorf("%w (%s)", ErrRejected, reason)
+	case kind == "[remote rejected" && containsAny(reason, movedRemoteReasons):
+		return fmt.Errorf("%w (%s)", ErrRejected, reason)
+	}
+	if len(remote) > 0 {
+		status += "; the remote said: " + strings.Join(remote, " / ")
+	}
+	return fmt.Errorf("%w: %s", ErrRefused, status)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// Reset fetches branch's tip and moves HEAD to it, dropping local commits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
 	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
-	if _, err := r.Git(ctx, "update-ref", "HEAD", ref); err != nil {
-		return err
-	}
-	_, err := r.Git(ctx, "read-tree", "HEAD")
+	_, err := r.Git(ctx, "update-ref", "HEAD", ref)
 	return err
 }
 
@@ -252,6 +372,10 @@ type File struct {
 	Mode string // 100644 or 100755, 120000 for a link
 	blob string
 }
+
+// Blob is the id of f's content: two files with the same Blob hold the
+// same bytes.
+func (f File) Blob() string { return f.blob }
 
 // IsLink reports whether f is a symbolic link; its content is the target.
 func (f File) IsLink() bool { return f.Mode == "120000" }
@@ -303,14 +427,30 @@ func (r *Repo) Read(ctx context.Context, files []File) ([][]byte, error) {
 	return res, nil
 }
 
-// Stage writes content as path's new blob in the index.
-func (r *Repo) Stage(ctx context.Context, f File, content []byte) error {
-	sha, err := r.run(ctx, r.Dir, content, "hash-object", "-w", "--stdin")
-	if err != nil {
-		return err
+// WriteBlobs stores contents as blobs and returns their ids, in order,
+// with one git process whatever their number: one process per file cost
+// minutes on a repo-wide change.
+func (r *Repo) WriteBlobs(ctx context.Context, contents [][]byte) ([]string, error) {
+	if len(contents) == 0 {
+		return nil, nil
 	}
-	_, err = r.Git(ctx, "update-index", "--cacheinfo", f.Mode+","+strings.TrimSpace(sha)+","+f.Path)
-	return err
+	var in bytes.Buffer
+	for i, c := range contents {
+		fmt.Fprintf(&in, "blob\nmark :%d\ndata %d\n", i+1, len(c))
+		in.Write(c)
+		fmt.Fprintf(&in, "\nget-mark :%d\n", i+1)
+	}
+	// --done: a stream cut short is an error, not a partial import.
+	in.WriteString("done\n")
+	out, err := r.run(ctx, r.Dir, in.Bytes(), "fast-import", "--quiet", "--done")
+	if err != nil {
+		return nil, err
+	}
+	ids := strings.Fields(out)
+	if len(ids) != len(contents) {
+		return nil, fmt.Errorf("git fast-import: %d blob ids for %d blobs", len(ids), len(contents))
+	}
+	return ids, nil
 }
 
 // RemoteCommit fetches branch's tip as refs/remotes/origin/<branch> and
