@@ -68,6 +68,14 @@ var goldenCases = []goldenCase{
 	{name: "kustomize-float", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/cartservice", tag: "1.10", strategy: StrategyKustomize, wantFound: 1},
 	{name: "kustomize-tagsuffix", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", tag: "v0.10.2", strategy: StrategyAuto, wantFound: 0, wantSkips: 1, wantUnchanged: true},
 
+	// Flux: a Kustomization's spec.images and a HelmRelease's post-renderer
+	// images, without markers and with them (one occurrence, one edit).
+	{name: "flux-kustomization", in: "flux-kustomization", image: "ghcr.io/stefanprodan/podinfo", tag: "6.9.3", strategy: StrategyKustomize, wantFound: 1},
+	{name: "flux-kustomization-newname", in: "flux-kustomization", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", strategy: StrategyAuto, wantFound: 1},
+	{name: "flux-helmrelease", in: "flux-helmrelease", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", strategy: StrategyAuto, wantFound: 2},
+	{name: "flux-helmrelease-digest", in: "flux-helmrelease", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", digest: digest2, strategy: StrategyHelm, wantFound: 2, wantSkips: 1},
+	{name: "flux-markers", in: "flux-markers", image: "ghcr.io/stefanprodan/podinfo", tag: "6.9.3", strategy: StrategyAuto, wantFound: 4},
+
 	// A new tag that reads as a number is quoted.
 	{name: "values-float", in: "values-float", image: "ghcr.io/acme/api", tag: "1.10", strategy: StrategyHelm, wantFound: 2},
 }

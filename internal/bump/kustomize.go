@@ -46,6 +46,11 @@ func (w *fileEdit) kustomize(m *yaml.Node) {
 		if !w.found(ent) {
 			continue
 		}
+		for _, n := range []*yaml.Node{tagN, digN, yamledit.Lookup(ent, "name"), yamledit.Lookup(ent, "newName")} {
+			if n != nil {
+				w.seen[yamledit.Deref(n)] = true // a marker on the entry's fields is this same occurrence
+			}
+		}
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
 		c, ok := w.begin(ent, StrategyKustomize, oldTag, oldDig)
