@@ -57,7 +57,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return action.UsageErr("repository", err)
 	}
-	editor, err := NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade})
+	editor, err := NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade, KustomizeAdd: kustomizeAdd(cfg)})
 	if err != nil {
 		return action.UsageErr("image", err)
 	}
@@ -91,7 +91,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if cfg.Tag, cfg.Digest, err = readPromoted(ctx, c, repo, cfg); err != nil {
 			return err
 		}
-		if editor, err = NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade}); err != nil {
+		if editor, err = NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade, KustomizeAdd: kustomizeAdd(cfg)}); err != nil {
 			return action.UsageErr("image", err)
 		}
 	}
@@ -105,7 +105,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		c.SetReportData("skipped", ed.skips)
 		if ed.found == 0 {
 			if !cfg.AllowMissing {
-				return action.Blocking(fmt.Errorf("image %q not found under paths %q (set allow-missing to accept)", cfg.Image, strings.Join(cfg.Paths, ",")))
+				return action.Blocking(fmt.Errorf("image %q not found under paths %q (set allow-missing to accept%s)", cfg.Image, strings.Join(cfg.Paths, ","), kustomizeAddHint(cfg)))
 			}
 			c.Warnf("image %q not found under paths %q", cfg.Image, strings.Join(cfg.Paths, ","))
 		}

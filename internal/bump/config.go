@@ -43,6 +43,7 @@ type Config struct {
 	GitTimeout    time.Duration
 	NoDowngrade   bool
 	AllowMissing  bool
+	KustomizeAdd  bool
 	DryRun        bool
 
 	// Derived: the commit message and PR text templates, parsed.
@@ -82,6 +83,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		GitTimeout:    in.Duration("git-timeout"),
 		NoDowngrade:   in.Bool("no-downgrade"),
 		AllowMissing:  in.Bool("allow-missing"),
+		KustomizeAdd:  in.Bool("kustomize-add"),
 		DryRun:        in.Bool("dry-run"),
 	}
 	if c.PromoteFrom != "" {

@@ -29,6 +29,9 @@ type Editor struct {
 	Strategy    string   // one of the Strategy constants
 	HelmKeys    []string // repository, tag[, digest[, registry]] dotted paths; empty or DefaultHelmKeys finds them
 	NoDowngrade bool
+	// KustomizeAdd are the paths whose own kustomizations get an images:
+	// entry when none names the image (the kustomize-add input); nil: none.
+	KustomizeAdd []string
 
 	repo     string // normalized Image
 	helmAuto bool   // HelmKeys are the default: find image blocks wherever they are
@@ -114,7 +117,7 @@ func NewEditor(e Editor) (*Editor, error) {
 // Candidate reports whether a file may hold the image, to skip parsing the
 // many that cannot.
 func (e *Editor) Candidate(src []byte) bool {
-	if bytes.Contains(src, []byte("$imagepolicy")) {
+	if len(e.KustomizeAdd) > 0 || bytes.Contains(src, []byte("$imagepolicy")) {
 		return true
 	}
 	// The last path element as a whole name: "api" in ghcr.io/acme/api:1
@@ -165,6 +168,11 @@ func (e *Editor) Edit(file string, src []byte) (*Result, error) {
 		return nil, w.err
 	}
 	out, err := f.Bytes()
+	if err == nil && w.addEntry {
+		if out, err = w.addKustomizeEntry(out); err == nil {
+			res.Found++
+		}
+	}
 	if err != nil {
 		return nil, &FileError{File: file, Err: err}
 	}
@@ -182,7 +190,7 @@ type layout interface {
 
 // layouts in the order they run: the kustomize one before the markers, so
 // a marker on an images: entry sees the entry as the kustomize one left it.
-var layouts = []layout{kustomizeLayout{}, helmLayout{}, manifestLayout{}, markerLayout{}}
+var layouts = []layout{kustomizeLayout{}, fluxKustomizationLayout{}, helmLayout{}, helmReleaseLayout{}, manifestLayout{}, markerLayout{}}
 
 func (e *Editor) use(s string) bool { return e.Strategy == StrategyAuto || e.Strategy == s }
 
@@ -194,6 +202,8 @@ type fileEdit struct {
 	res  *Result
 	seen map[*yaml.Node]bool // scalars already matched, so strategies do not count one twice
 	err  error
+
+	addEntry bool // kustomize-add: append an images: entry once the other edits are made
 }
 
 func (w *fileEdit) fail(n *yaml.Node, err error) {

@@ -24,6 +24,8 @@ type goldenCase struct {
 	strategy      string
 	helmKeys      []string
 	noDowngrade   bool
+	file          string   // the file's name when it matters; else in + ".yaml"
+	kustomizeAdd  []string // the kustomize-add paths
 	wantFound     int
 	wantSkips     int
 	wantUnchanged bool
@@ -68,6 +70,21 @@ var goldenCases = []goldenCase{
 	{name: "kustomize-float", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/cartservice", tag: "1.10", strategy: StrategyKustomize, wantFound: 1},
 	{name: "kustomize-tagsuffix", in: "kustomize-newname", image: "us-central1-docker.pkg.dev/online-boutique-ci/microservices-demo/frontend", tag: "v0.10.2", strategy: StrategyAuto, wantFound: 0, wantSkips: 1, wantUnchanged: true},
 
+	// Flux: a Kustomization's spec.images and a HelmRelease's post-renderer
+	// images, without markers and with them (one occurrence, one edit).
+	{name: "flux-kustomization", in: "flux-kustomization", image: "ghcr.io/stefanprodan/podinfo", tag: "6.9.3", strategy: StrategyKustomize, wantFound: 1},
+	{name: "flux-kustomization-newname", in: "flux-kustomization", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", strategy: StrategyAuto, wantFound: 1},
+	{name: "flux-helmrelease", in: "flux-helmrelease", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", strategy: StrategyAuto, wantFound: 2},
+	{name: "flux-helmrelease-digest", in: "flux-helmrelease", image: "public.ecr.aws/docker/library/redis", tag: "8.6.3", digest: digest2, strategy: StrategyHelm, wantFound: 2, wantSkips: 1},
+	{name: "flux-markers", in: "flux-markers", image: "ghcr.io/stefanprodan/podinfo", tag: "6.9.3", strategy: StrategyAuto, wantFound: 4},
+
+	// kustomize-add: an images: entry for a kustomization paths name that has none.
+	{name: "kustomize-add", in: "kustomize-add", file: "kustomize/kustomization.yaml", kustomizeAdd: []string{"kustomize"}, image: "ghcr.io/stefanprodan/podinfo", tag: "6.14.2", strategy: StrategyAuto, wantFound: 1},
+	{name: "kustomize-add-list", in: "kustomize-add-list", file: "tenants/staging/kustomization.yaml", kustomizeAdd: []string{"tenants/*"}, image: "ghcr.io/stefanprodan/podinfo", tag: "6.14.2", digest: digest2, strategy: StrategyKustomize, wantFound: 1},
+	{name: "kustomize-add-off", in: "kustomize-add", file: "kustomize/kustomization.yaml", image: "ghcr.io/stefanprodan/podinfo", tag: "6.14.2", strategy: StrategyAuto, wantFound: 0, wantUnchanged: true},
+	{name: "kustomize-add-deeper", in: "kustomize-add", file: "apps/base/kustomization.yaml", kustomizeAdd: []string{"apps"}, image: "ghcr.io/stefanprodan/podinfo", tag: "6.14.2", strategy: StrategyAuto, wantFound: 0, wantUnchanged: true},
+	{name: "kustomize-add-present", in: "kustomize-add-list", file: "kustomization.yaml", kustomizeAdd: []string{"."}, image: "ghcr.io/stefanprodan/podinfo-ui", tag: "1.1.0", strategy: StrategyAuto, wantFound: 1},
+
 	// A new tag that reads as a number is quoted.
 	{name: "values-float", in: "values-float", image: "ghcr.io/acme/api", tag: "1.10", strategy: StrategyHelm, wantFound: 2},
 }
@@ -79,11 +96,12 @@ func TestGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			e, err := NewEditor(Editor{Image: tc.image, Tag: tc.tag, Digest: tc.digest, Strategy: tc.strategy, HelmKeys: tc.helmKeys, NoDowngrade: tc.noDowngrade})
+			e, err := NewEditor(Editor{Image: tc.image, Tag: tc.tag, Digest: tc.digest, Strategy: tc.strategy, HelmKeys: tc.helmKeys, NoDowngrade: tc.noDowngrade, KustomizeAdd: tc.kustomizeAdd})
 			if err != nil {
 				t.Fatal(err)
 			}
-			res, err := e.Edit(tc.in+".yaml", in)
+			file := cmpOr(tc.file, tc.in+".yaml")
+			res, err := e.Edit(file, in)
 			if err != nil {
 				t.Fatal(err)
 			}

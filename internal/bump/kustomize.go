@@ -17,23 +17,25 @@ type kustomizeLayout struct{}
 func (kustomizeLayout) strategy() string { return StrategyKustomize }
 
 func (kustomizeLayout) edit(w *fileEdit, root *yaml.Node) {
-	if isKustomization(w.file, root) {
-		w.kustomize(root)
+	if isKustomization(w.file, root) && !w.kustomize(root) && w.addsTo(w.file) && wantsAdd(root) {
+		w.addEntry = true
 	}
 }
 
 // kustomize edits the images: list of m, a kustomization or any mapping
-// holding such a list (a Flux Kustomization's spec).
-func (w *fileEdit) kustomize(m *yaml.Node) {
+// holding such a list (a Flux Kustomization's spec), and reports whether
+// an entry names the image.
+func (w *fileEdit) kustomize(m *yaml.Node) (named bool) {
 	images := yamledit.Lookup(m, "images")
 	if images == nil || images.Kind != yaml.SequenceNode {
-		return
+		return false
 	}
 	for _, ent := range images.Content {
 		ent = yamledit.Deref(ent)
 		if !w.kustomizeEntryMatches(ent) {
 			continue
 		}
+		named = true
 		tagN, digN := yamledit.Lookup(ent, "newTag"), yamledit.Lookup(ent, "digest")
 		if tagN == nil && yamledit.Lookup(ent, "tagSuffix") != nil {
 			// The suffix is appended to the tag the resources hold: a
@@ -45,6 +47,11 @@ func (w *fileEdit) kustomize(m *yaml.Node) {
 		}
 		if !w.found(ent) {
 			continue
+		}
+		for _, n := range []*yaml.Node{tagN, digN, yamledit.Lookup(ent, "name"), yamledit.Lookup(ent, "newName")} {
+			if n != nil {
+				w.seen[yamledit.Deref(n)] = true // a marker on the entry's fields is this same occurrence
+			}
 		}
 		oldTag, _ := scalar(tagN)
 		oldDig, _ := scalar(digN)
@@ -66,6 +73,7 @@ func (w *fileEdit) kustomize(m *yaml.Node) {
 			w.setOrAdd(ent, digN, "digest", w.Digest, c)
 		}
 	}
+	return named
 }
 
 // setOrAdd sets n, the value of key in mapping m, or adds the key when n is nil.
