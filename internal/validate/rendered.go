@@ -98,6 +98,9 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 		return nil, fs
 	}
 	if err != nil {
+		if fs := sourceSyntax(sources.roots, dir, err); len(fs) > 0 {
+			return nil, fs
+		}
 		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: kfile, Line: 1,
 			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
 	}
