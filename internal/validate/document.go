@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -25,9 +26,10 @@ type Doc struct {
 	// Object is the decoded document.
 	Object map[string]any
 	// Unit is what the document is applied with: the kustomization or
-	// chart it was rendered from, or "" for plain files. Checks that relate
-	// objects (a PDB to its Deployment, Gatekeeper's data.inventory) stay
-	// within one unit, so two overlays for two clusters never meet.
+	// chart it was rendered from, or the directory of a plain file (see
+	// plainUnit). Checks that relate objects (a PDB to its Deployment,
+	// Gatekeeper's data.inventory) stay within one unit, so two overlays
+	// for two clusters, or two unrelated example directories, never meet.
 	Unit string
 	// trace maps a field path to a line in another file (kustomize
 	// origins, Helm templates); nil means Node is the source.
@@ -344,3 +346,14 @@ func mergeSources(v any) []map[string]any {
 	}
 	return nil
 }
+
+// plainUnit is the unit of a plain file: its directory alone, without
+// subdirectories. A repository of many examples or apps keeps each in a
+// directory of its own, and those are applied one at a time.
+func plainUnit(file string) string {
+	return "dir:" + path.Dir(file)
+}
+
+// plain reports whether the document was read from a plain file rather
+// than rendered from a kustomization or chart.
+func (d *Doc) plain() bool { return d.Unit == "" || strings.HasPrefix(d.Unit, "dir:") }

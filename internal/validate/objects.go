@@ -30,7 +30,7 @@ func expandDocs(docs []*Doc) (objs []*Doc, skipped int, fs []report.Finding) {
 		}
 		if f, ok := halfObject(d); ok {
 			av, _ := d.Object["apiVersion"].(string)
-			if d.Unit == "" && (isValuesFile(d.File) || isConfigFile(av, "", nil)) {
+			if d.plain() && (isValuesFile(d.File) || isConfigFile(av, "", nil)) {
 				// A Helm values file may well say `kind: DaemonSet`, and
 				// a tool's file (score.dev) may have no kind.
 				skipped++

@@ -98,6 +98,9 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 		return nil, fs
 	}
 	if err != nil {
+		if fs := sourceSyntax(sources.roots, dir, err); len(fs) > 0 {
+			return nil, fs
+		}
 		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: kfile, Line: 1,
 			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
 	}
@@ -222,18 +225,10 @@ func templateLine(lines []string, start int, path []string, obj any) int {
 			if name == "" {
 				continue
 			}
-			for j := from; j < len(lines); j++ {
-				t := strings.TrimLeft(strings.TrimSpace(lines[j]), "- ")
-				if v, ok := strings.CutPrefix(t, "name:"); ok && strings.Trim(strings.TrimSpace(v), `"'`) == name {
-					// The element starts at its "- ": keys before its name
-					// belong to it too.
-					k := j
-					for k > from && !strings.HasPrefix(strings.TrimSpace(lines[k]), "-") {
-						k--
-					}
-					line, from = k+1, k
-					break
-				}
+			// The element starts at its "- ": keys before its name
+			// belong to it too.
+			if k, ok := templateItem(lines, from, i, name); ok {
+				line, from = k+1, k
 			}
 			continue
 		}

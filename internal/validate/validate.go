@@ -101,7 +101,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	for _, d := range objs {
 		// What a kustomization or chart renders is applied, so only plain
 		// files can be a tool's config file.
-		if r := d.Resource(); d.Unit == "" && isConfigFile(r.APIVersion, r.Kind, crdSchemas) {
+		if r := d.Resource(); d.plain() && isConfigFile(r.APIVersion, r.Kind, crdSchemas) {
 			skipped++
 			continue
 		}
@@ -279,6 +279,7 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 			for i, d := range docs {
 				d.Node = nil
 				d.trace = origins.tracer(d.File, i, d.Line)
+				d.Unit = plainUnit(j.path)
 			}
 		case "kustomize":
 			docs, fs = renderKustomization(ctx, renderer, j.path, origins, cluster)
