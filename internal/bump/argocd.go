@@ -143,7 +143,8 @@ func (w *fileEdit) argocdParameters(params *yaml.Node) {
 	global, _ := scalar(values["global.imageRegistry"])
 	before, refsBefore := len(w.res.Changes), len(w.res.Refs)
 	for _, name := range names {
-		for _, b := range w.parameterBlocks(name, values) {
+		blocks := w.parameterBlocks(name, values)
+		for _, b := range blocks {
 			full, ok := b.name(global)
 			if !ok || !w.matches(full) {
 				continue
@@ -154,8 +155,13 @@ func (w *fileEdit) argocdParameters(params *yaml.Node) {
 			}
 			w.helmSet(b, global)
 		}
-		if v := values[name]; v != nil && v.Kind == yaml.ScalarNode && strings.ContainsAny(v.Value, ":@") {
+		v := values[name]
+		if v != nil && v.Kind == yaml.ScalarNode && strings.ContainsAny(v.Value, ":@") {
 			w.setRef(v, StrategyArgoCD)
+		}
+		if v != nil && len(blocks) == 0 && !w.seen[v] && w.matches(v.Value) {
+			w.res.Skips = append(w.res.Skips, Skip{File: w.file, Line: v.Line,
+				Reason: fmt.Sprintf("argocd: helm parameter %q names the image, but not as <prefix>.repository or <prefix>.name with <prefix>.tag beside it; left alone (helm-keys names other parameters)", name)})
 		}
 	}
 	for i := before; i < len(w.res.Changes); i++ {
