@@ -160,8 +160,12 @@ func (w *fileEdit) argocdParameters(params *yaml.Node) {
 			w.setRef(v, StrategyArgoCD)
 		}
 		if v != nil && len(blocks) == 0 && !w.seen[v] && w.matches(v.Value) {
+			why := "not as <prefix>.repository or <prefix>.name with <prefix>.tag beside it; left alone (helm-keys names other parameters)"
+			if !w.helmAuto {
+				why = fmt.Sprintf("but helm-keys name %q; left alone", w.HelmKeys[0])
+			}
 			w.res.Skips = append(w.res.Skips, Skip{File: w.file, Line: v.Line,
-				Reason: fmt.Sprintf("argocd: helm parameter %q names the image, but not as <prefix>.repository or <prefix>.name with <prefix>.tag beside it; left alone (helm-keys names other parameters)", name)})
+				Reason: fmt.Sprintf("argocd: helm parameter %q names the image, %s", name, why)})
 		}
 	}
 	for i := before; i < len(w.res.Changes); i++ {

@@ -22,6 +22,7 @@ var argocdGoldenCases = []goldenCase{
 	{name: "argocd-helm-registry", in: "argocd-helm", image: "quay.io/prometheus/alertmanager", tag: "v0.29.0", strategy: StrategyAuto, wantFound: 1},
 	{name: "argocd-helm-other-registry", in: "argocd-helm", image: "docker.io/prometheus/alertmanager", tag: "v0.29.0", strategy: StrategyAuto, wantUnchanged: true},
 	{name: "argocd-helm-whole", in: "argocd-helm", image: "ghcr.io/acme/sidecar", tag: "1.3.0", strategy: StrategyAuto, wantFound: 1},
+	{name: "argocd-helm-keys", in: "argocd-helm", image: "ghcr.io/acme/guestbook", tag: "0.2", strategy: StrategyArgoCD, helmKeys: []string{"api.image", "api.imageTag"}, wantFound: 1, wantSkips: 1},
 	{name: "argocd-helm-valuesobject", in: "argocd-helm", image: "grafana/grafana", tag: "12.3.0", strategy: StrategyAuto, wantFound: 1},
 
 	// helm.values as a string: edited inside, line by line.
