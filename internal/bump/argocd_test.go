@@ -118,3 +118,20 @@ func TestArgoCDFilesAndReferences(t *testing.T) {
 		t.Errorf("References = %v, want %v", got, want)
 	}
 }
+
+// An ApplicationSet's values template is left alone with a warning, as a
+// Helm template file is.
+func TestArgoCDValuesTemplate(t *testing.T) {
+	src := "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nspec:\n  goTemplate: true\n  template:\n    spec:\n      source:\n        helm:\n          values: |\n            image:\n              repository: ghcr.io/acme/api\n              tag: {{ .tag }}\n"
+	e, err := NewEditor(Editor{Image: "ghcr.io/acme/api", Tag: "2.0.0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Edit("appset.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Changes) != 0 || len(res.Skips) != 1 || res.Skips[0].Line != 9 || !strings.Contains(res.Skips[0].Reason, "template") {
+		t.Errorf("changes %v, skips %v; want none and one warning at line 9", res.Changes, res.Skips)
+	}
+}

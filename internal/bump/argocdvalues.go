@@ -3,6 +3,7 @@ package bump
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -24,7 +25,14 @@ func (w *fileEdit) argocdValues(helm *yaml.Node) {
 	if err != nil {
 		var fe *FileError
 		if errors.As(err, &fe) {
-			err = fe.Err
+			err = fe.Err // its line is the string's, not the file's
+		}
+		if strings.Contains(v, "{{") {
+			// An ApplicationSet's template fills it in per application: as
+			// with a Helm template file, there is no tag here to set.
+			w.res.Skips = append(w.res.Skips, Skip{File: w.file, Line: n.Line,
+				Reason: fmt.Sprintf("argocd: helm.values is a template ({{ }}) that cannot be edited as YAML (%v); left alone", err)})
+			return
 		}
 		w.fail(n, fmt.Errorf("argocd: helm.values: %w", err))
 		return
