@@ -63,7 +63,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		ImageRef:      in.String("image-ref"),
 		PromoteFrom:   in.String("promote-from"),
 		Paths:         in.List("paths"),
-		Strategy:      in.OneOf("strategy", "auto", "kustomize", "helm", "manifest", "marker"),
+		Strategy:      in.OneOf("strategy", "auto", "kustomize", "helm", "manifest", "marker", "argocd"),
 		HelmKeys:      in.List("helm-keys"),
 		Mode:          in.OneOf("mode", "push", "pull-request"),
 		PRBranch:      in.String("pr-branch"),

@@ -190,7 +190,7 @@ type layout interface {
 
 // layouts in the order they run: the kustomize one before the markers, so
 // a marker on an images: entry sees the entry as the kustomize one left it.
-var layouts = []layout{kustomizeLayout{}, fluxKustomizationLayout{}, helmLayout{}, helmReleaseLayout{}, manifestLayout{}, markerLayout{}}
+var layouts = []layout{kustomizeLayout{}, fluxKustomizationLayout{}, helmLayout{}, helmReleaseLayout{}, manifestLayout{}, argocdLayout{}, markerLayout{}}
 
 func (e *Editor) use(s string) bool { return e.Strategy == StrategyAuto || e.Strategy == s }
 

@@ -24,7 +24,8 @@ func FuzzEdit(f *testing.F) {
 	f.Add([]byte("image: ghcr.io/acme/api:1\n"), "2", false, uint8(3))
 	f.Add([]byte("containers:\n- image: &a ghcr.io/acme/api:1\n- image: *a\n"), "v2", true, uint8(3))
 	f.Add([]byte("images: [{name: ghcr.io/acme/api, newTag: \"1\"}]\n"), "2", false, uint8(1))
-	strategies := []string{StrategyAuto, StrategyKustomize, StrategyHelm, StrategyManifest, StrategyMarker}
+	f.Add([]byte("apiVersion: argoproj.io/v1alpha1\nkind: Application\nspec:\n  sources:\n  - kustomize:\n      images: [ghcr.io/acme/api:1, 'x=ghcr.io/acme/api']\n  - helm:\n      parameters:\n      - {name: image.repository, value: ghcr.io/acme/api}\n      - {name: image.tag, value: \"1\"}\n      values: |\n        image:\n          repository: ghcr.io/acme/api\n\n          tag: 1 # x\n"), "2", true, uint8(5))
+	strategies := []string{StrategyAuto, StrategyKustomize, StrategyHelm, StrategyManifest, StrategyMarker, StrategyArgoCD}
 	f.Fuzz(func(t *testing.T, src []byte, tag string, withDigest bool, strategy uint8) {
 		// The line diff below is quadratic; big inputs add nothing the editor's
 		// paths do not already see in small ones.

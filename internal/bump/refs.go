@@ -31,7 +31,7 @@ type Reference struct {
 
 // Strategies of the readers only References has: text in a Helm template
 // (not YAML until rendered), a Flux Kustomization's or OCIRepository's
-// fields, an Argo CD Application's kustomize images.
+// fields, an Argo CD source's overrides (also an editor's).
 const (
 	StrategyTemplate = "template"
 	StrategyFlux     = "flux"
@@ -214,8 +214,8 @@ func templateRefs(file string, src []byte, image string) []Reference {
 // deployRefs reads the fields by which the deploy agents themselves set
 // an image: a Flux Kustomization's spec.images (kustomize's images:
 // entries, read by the kustomize editor), a Flux OCIRepository's
-// spec.url and spec.ref, and Argo CD's kustomize.images strings
-// ([old=]name[:tag][@digest]) in an Application or ApplicationSet.
+// spec.url and spec.ref. Argo CD's source overrides are the argocd
+// layout's, which Edit runs.
 func deployRefs(file string, src []byte, e *Editor) []Ref {
 	f, err := yamledit.Parse(src)
 	if err != nil {
@@ -247,25 +247,6 @@ func deployRefs(file string, src []byte, e *Editor) []Ref {
 			tag, _ := scalar(yamledit.Lookup(ref, "tag"))
 			dig, _ := scalar(yamledit.Lookup(ref, "digest"))
 			w.ref(yamledit.Lookup(spec, "url"), StrategyFlux, tag, dig)
-		case strings.HasPrefix(api, "argoproj.io/"):
-			walk(root, func(m *yaml.Node) {
-				images := yamledit.Lookup(yamledit.Lookup(m, "kustomize"), "images")
-				if m.Kind != yaml.MappingNode || images == nil || images.Kind != yaml.SequenceNode {
-					return
-				}
-				for _, n := range images.Content {
-					v, ok := scalar(yamledit.Deref(n))
-					if !ok {
-						continue
-					}
-					if _, after, found := strings.Cut(v, "="); found {
-						v = after
-					}
-					if r, err := parseImageRef(v); err == nil && w.matches(r.Name) {
-						w.ref(n, StrategyArgoCD, r.Tag, r.Digest)
-					}
-				}
-			})
 		}
 	}
 	return res.Refs
