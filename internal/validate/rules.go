@@ -16,6 +16,7 @@ const (
 	RuleRender        = "GA-RENDER-FAILED"
 	RuleRenderLimit   = "GA-RENDER-LIMIT"
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
+	RuleSchemaInvalid = "GA-SCHEMA-INVALID"
 	RulePathOutside   = "GA-PATH-OUTSIDE"
 	RuleRemote        = "GA-REMOTE-REFUSED"
 )
@@ -33,6 +34,7 @@ func ruleMetadata() map[string]report.Rule {
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
+		RuleSchemaInvalid:   {ID: RuleSchemaInvalid, ShortDescription: "Object does not match its Kubernetes or CRD schema", Help: "Fix the field the message names: unknown with strict, wrong type, or a required field missing."},
 	}
 	for _, r := range policy.BuiltinRules {
 		m[r.ID] = report.Rule{ID: r.ID, ShortDescription: r.Doc, Help: r.Doc}
