@@ -111,12 +111,21 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 		if api.Replacement != "" {
 			repl = "; use " + api.Replacement
 		}
+		// A CRD's versions are its project's releases; the target is
+		// the cluster's Kubernetes version.
+		project, target := "Kubernetes", fmt.Sprintf(" (target %s)", c.minor)
+		if api.Project != "" {
+			project, target = api.Project, ""
+		}
 		if st == deprecation.Removed {
 			f.Rule, f.Severity = RuleAPIRemoved, report.Error
-			f.Message = fmt.Sprintf("%s %s was removed in Kubernetes %s (target %s)%s", r.APIVersion, r.Kind, api.Removed, c.minor, repl)
+			f.Message = fmt.Sprintf("%s %s was removed in %s %s%s%s", r.APIVersion, r.Kind, project, api.Removed, target, repl)
 		} else {
 			f.Rule, f.Severity = RuleAPIDeprecated, report.Warning
-			f.Message = fmt.Sprintf("%s %s is deprecated since Kubernetes %s", r.APIVersion, r.Kind, api.Deprecated)
+			f.Message = fmt.Sprintf("%s %s is deprecated", r.APIVersion, r.Kind)
+			if api.Deprecated != "" {
+				f.Message += fmt.Sprintf(" since %s %s", project, api.Deprecated)
+			}
 			if api.Removed != "" {
 				f.Message += fmt.Sprintf(" and removed in %s", api.Removed)
 			}
