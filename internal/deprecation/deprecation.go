@@ -76,20 +76,24 @@ func Check(apiVersion, kind, minor string) (Status, API) {
 	if !ok {
 		return Current, API{}
 	}
+	return status(a, minor), a
+}
+
+func status(a API, minor string) Status {
 	if a.Project != "" {
 		if a.Removed != "" {
-			return Removed, a
+			return Removed
 		}
-		return Deprecated, a
+		return Deprecated
 	}
 	m := minorNumber(minor)
 	switch {
 	case a.Removed != "" && m >= minorNumber(a.Removed):
-		return Removed, a
+		return Removed
 	case a.Deprecated != "" && m >= minorNumber(a.Deprecated):
-		return Deprecated, a
+		return Deprecated
 	}
-	return Current, a
+	return Current
 }
 
 func minorNumber(v string) int {

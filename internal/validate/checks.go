@@ -3,6 +3,7 @@ package validate
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,11 +23,16 @@ type checkers struct {
 	conftest   *policy.Conftest
 	gatekeeper *policy.Gatekeeper
 	related    map[*Doc]map[string][]any
+	// extraAPIs is the deprecations-file's table.
+	extraAPIs deprecation.Extra
 }
 
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
 	c := &checkers{cfg: cfg, minor: minor}
 	var err error
+	if c.extraAPIs, err = readDeprecations(cfg.DeprecationsFile); err != nil {
+		return nil, err
+	}
 	limits := policy.NewLimits(cfg.PolicyTimeout)
 	if c.schema, err = newSchemaChecker(cfg, schemaMinor, docs, crds); err != nil {
 		return nil, err
@@ -92,7 +98,7 @@ func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
 
 func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 	r := d.Resource()
-	st, api := deprecation.Check(r.APIVersion, r.Kind, c.minor)
+	st, api := deprecation.CheckWith(c.extraAPIs, r.APIVersion, r.Kind, c.minor)
 	var fs []report.Finding
 	// A removed API has no schema; GA-API-REMOVED says it better. A
 	// deprecated one may be older than the embedded schemas: checked when
@@ -200,4 +206,30 @@ func gatekeeperObjects(dirs []string) (templates []policy.Template, constraints 
 		}
 	}
 	return templates, constraints, nil
+}
+
+// maxDeprecationsFile bounds the deprecations-file read into memory.
+const maxDeprecationsFile = 4 << 20
+
+func readDeprecations(path string) (deprecation.Extra, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxDeprecationsFile+1))
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%q: %w", path, err)
+	}
+	if len(b) > maxDeprecationsFile {
+		return nil, usageErr("deprecations-file", "%q is larger than 4 MiB", path)
+	}
+	extra, err := deprecation.ParseExtra(b)
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%q: %w", path, err)
+	}
+	return extra, nil
 }
