@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/gitops-actions/gitops-actions/internal/deprecation"
+	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
 	"github.com/gitops-actions/gitops-actions/internal/policy"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
@@ -25,10 +26,12 @@ type checkers struct {
 	related    map[*Doc]map[string][]any
 	// extraAPIs is the deprecations-file's table.
 	extraAPIs deprecation.Extra
+	// repoCRDs are the schemas of the input's and crd-path's CRDs.
+	repoCRDs map[string]map[string]any
 }
 
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
-	c := &checkers{cfg: cfg, minor: minor}
+	c := &checkers{cfg: cfg, minor: minor, repoCRDs: crds}
 	var err error
 	if c.extraAPIs, err = readDeprecations(cfg.DeprecationsFile); err != nil {
 		return nil, err
@@ -99,6 +102,12 @@ func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
 func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 	r := d.Resource()
 	st, api := deprecation.CheckWith(c.extraAPIs, r.APIVersion, r.Kind, c.minor)
+	// A CRD of the repo that serves the version says the cluster runs a
+	// release of the project older than the embedded catalog's.
+	key := k8sschema.Key(r.APIVersion, r.Kind)
+	if _, own := c.repoCRDs[key]; own && api.Project != "" && c.extraAPIs[key] == (deprecation.API{}) {
+		st = deprecation.Current
+	}
 	var fs []report.Finding
 	// A removed API has no schema; GA-API-REMOVED says it better. A
 	// deprecated one may be older than the embedded schemas: checked when
