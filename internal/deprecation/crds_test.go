@@ -46,6 +46,8 @@ func TestCRDTableFollowsCatalog(t *testing.T) {
 		{"source.toolkit.fluxcd.io/v1beta2", "GitRepository", Removed},
 		{"helm.toolkit.fluxcd.io/v2beta1", "HelmRelease", Removed},
 		{"cert-manager.io/v1alpha2", "Certificate", Removed},
+		{"external-secrets.io/v1beta1", "ExternalSecret", Removed},
+		{"external-secrets.io/v1alpha1", "SecretStore", Removed},
 		{"gateway.networking.k8s.io/v1alpha2", "TCPRoute", Deprecated},
 		{"source.toolkit.fluxcd.io/v1", "GitRepository", Current},
 	} {
