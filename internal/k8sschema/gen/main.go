@@ -37,17 +37,57 @@ var kubernetes = []string{"v1.30.14", "v1.31.14", "v1.32.10", "v1.33.6", "v1.34.
 var crdSources = []k8sschema.CRDSource{
 	// flux-operator vendors each Flux distribution's released manifests.
 	{Project: "Flux", Version: "v2.9.5", Module: "github.com/controlplaneio-fluxcd/flux-operator", ModuleVersion: "v0.59.0", Globs: []string{"config/data/flux/v2.9.5/*-controller.yaml", "config/data/flux/v2.9.5/source-watcher.yaml"}},
+	{Project: "Flux Operator", Version: "v0.59.0", Module: "github.com/controlplaneio-fluxcd/flux-operator", ModuleVersion: "v0.59.0", Globs: []string{"config/crd/bases/*.yaml"}},
 	{Project: "Argo CD", Version: "v3.6.1", Module: "github.com/argoproj/argo-cd/v3", ModuleVersion: "v3.6.1", Globs: []string{"manifests/crds/*-crd.yaml"}},
 	{Project: "Argo Workflows", Version: "v4.0.5", Module: "github.com/argoproj/argo-workflows/v4", ModuleVersion: "v4.0.5", Globs: []string{"manifests/base/crds/full/*.yaml"}},
 	{Project: "Argo Rollouts", Version: "v1.10.2", Module: "github.com/argoproj/argo-rollouts", ModuleVersion: "v1.10.2", Globs: []string{"manifests/crds/*-crd.yaml"}},
 	{Project: "External Secrets", Version: "v1.3.2", Module: "github.com/external-secrets/external-secrets", ModuleVersion: "v1.3.2", Globs: []string{"config/crds/bases/*.yaml"}},
 	{Project: "cert-manager", Version: "v1.21.2", Module: "github.com/cert-manager/cert-manager", ModuleVersion: "v1.21.2", Globs: []string{"deploy/crds/*.yaml"}},
-	{Project: "Prometheus Operator", Version: "v0.85.0", Module: "github.com/prometheus-operator/prometheus-operator", ModuleVersion: "v0.85.0", Globs: []string{"example/prometheus-operator-crd-full/*.yaml"}},
+	{Project: "Prometheus Operator", Version: "v0.94.1", Module: "github.com/prometheus-operator/prometheus-operator", ModuleVersion: "v0.94.1", Globs: []string{"example/prometheus-operator-crd-full/*.yaml"}},
 	// The experimental channel is a superset of the standard one.
 	{Project: "Gateway API", Version: "v1.7.0", Module: "sigs.k8s.io/gateway-api", ModuleVersion: "v1.7.0", Globs: []string{"config/crd/experimental/*.yaml"}},
 	{Project: "KEDA", Version: "v2.21.0", Module: "github.com/kedacore/keda/v2", ModuleVersion: "v2.21.0", Globs: []string{"config/crd/bases/*.yaml"}},
 	{Project: "CloudNativePG", Version: "v1.28.0", Module: "github.com/cloudnative-pg/cloudnative-pg", ModuleVersion: "v1.28.0", Globs: []string{"config/crd/bases/*.yaml"}},
 	{Project: "Istio", Version: "v1.32.0", Module: "istio.io/api", ModuleVersion: "v1.32.0", Globs: []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
+}
+
+// enumAdditions are values Flux Operator adds to the enums of Flux's
+// CRDs when it installs Flux (its notification patches), so that alerts
+// and receivers can name its kinds: group/Kind → property path → values.
+var enumAdditions = map[string]map[string][]string{
+	"notification.toolkit.fluxcd.io/Alert":    {"spec/eventSources/kind": fluxOperatorKinds},
+	"notification.toolkit.fluxcd.io/Receiver": {"spec/resources/kind": fluxOperatorKinds},
+}
+
+var fluxOperatorKinds = []string{"FluxInstance", "ResourceSet", "ResourceSetInputProvider"}
+
+// addEnums appends values to the enum at path (object properties, with
+// array items stepped through) of schema; a path that is not there is an
+// error, so a renamed field does not go unnoticed.
+func addEnums(schema map[string]any, path string, values []string) error {
+	node := schema
+	for _, name := range strings.Split(path, "/") {
+		props, _ := node["properties"].(map[string]any)
+		next, ok := props[name].(map[string]any)
+		if !ok {
+			return fmt.Errorf("no property %q on the way to %s", name, path)
+		}
+		if items, ok := next["items"].(map[string]any); ok && next["type"] == "array" {
+			next = items
+		}
+		node = next
+	}
+	enum, ok := node["enum"].([]any)
+	if !ok {
+		return fmt.Errorf("%s has no enum", path)
+	}
+	for _, v := range values {
+		if !slices.Contains(enum, any(v)) {
+			enum = append(enum, v)
+		}
+	}
+	node["enum"] = enum
+	return nil
 }
 
 // downloadToolchain is the go command that downloads the modules.
@@ -121,6 +161,18 @@ func run(out string) error {
 		}
 		if n == 0 {
 			return fmt.Errorf("no CustomResourceDefinition in %v of %s@%s", src.Globs, src.Module, src.ModuleVersion)
+		}
+	}
+	for gk, paths := range enumAdditions {
+		if len(byKind[gk]) == 0 {
+			return fmt.Errorf("enum additions for %s, which no source holds", gk)
+		}
+		for version, schema := range byKind[gk] {
+			for path, values := range paths {
+				if err := addEnums(schema.(map[string]any), path, values); err != nil {
+					return fmt.Errorf("%s %s: %w", gk, version, err)
+				}
+			}
 		}
 	}
 	for gk, versions := range byKind {
