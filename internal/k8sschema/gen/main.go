@@ -47,7 +47,7 @@ var crdSources = []k8sschema.CRDSource{
 	// The experimental channel is a superset of the standard one.
 	{Project: "Gateway API", Version: "v1.7.0", Module: "sigs.k8s.io/gateway-api", ModuleVersion: "v1.7.0", Globs: []string{"config/crd/experimental/*.yaml"}},
 	{Project: "KEDA", Version: "v2.21.0", Module: "github.com/kedacore/keda/v2", ModuleVersion: "v2.21.0", Globs: []string{"config/crd/bases/*.yaml"}},
-	{Project: "CloudNativePG", Version: "v1.28.0", Module: "github.com/cloudnative-pg/cloudnative-pg", ModuleVersion: "v1.28.0", Globs: []string{"config/crd/bases/*.yaml"}},
+	{Project: "CloudNativePG", Version: "v1.30.1", Module: "github.com/cloudnative-pg/cloudnative-pg", ModuleVersion: "v1.30.1", Globs: []string{"config/crd/bases/*.yaml"}},
 	{Project: "Istio", Version: "v1.32.0", Module: "istio.io/api", ModuleVersion: "v1.32.0", Globs: []string{"kubernetes/customresourcedefinitions.gen.yaml"}},
 }
 
