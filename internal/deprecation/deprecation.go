@@ -13,8 +13,17 @@ import (
 //go:embed apis.yaml
 var apisYAML []byte
 
+// crdsYAML is the table of the embedded CRD catalog's projects, whose
+// versions are the projects' releases, not Kubernetes minors.
+//
+//go:embed crds.yaml
+var crdsYAML []byte
+
 // API is one deprecated or removed apiVersion/kind.
 type API struct {
+	// Project is set for a CRD: Deprecated and Removed are then its
+	// releases, and the embedded catalog's release is past both.
+	Project     string `yaml:"project"`
 	APIVersion  string `yaml:"apiVersion"`
 	Kind        string `yaml:"kind"`
 	Deprecated  string `yaml:"deprecated"`
@@ -41,14 +50,16 @@ var (
 // Table returns the embedded table keyed by "apiVersion/kind".
 func Table() (map[string]API, error) {
 	once.Do(func() {
-		var list []API
-		if err = yaml.Unmarshal(apisYAML, &list); err != nil {
-			err = fmt.Errorf("embedded deprecation table: %w", err)
-			return
-		}
-		table = make(map[string]API, len(list))
-		for _, a := range list {
-			table[a.APIVersion+"/"+a.Kind] = a
+		table = map[string]API{}
+		for name, b := range map[string][]byte{"apis.yaml": apisYAML, "crds.yaml": crdsYAML} {
+			var list []API
+			if err = yaml.Unmarshal(b, &list); err != nil {
+				err = fmt.Errorf("embedded deprecation table %s: %w", name, err)
+				return
+			}
+			for _, a := range list {
+				table[a.APIVersion+"/"+a.Kind] = a
+			}
 		}
 	})
 	return table, err
@@ -65,14 +76,24 @@ func Check(apiVersion, kind, minor string) (Status, API) {
 	if !ok {
 		return Current, API{}
 	}
+	return status(a, minor), a
+}
+
+func status(a API, minor string) Status {
+	if a.Project != "" {
+		if a.Removed != "" {
+			return Removed
+		}
+		return Deprecated
+	}
 	m := minorNumber(minor)
 	switch {
 	case a.Removed != "" && m >= minorNumber(a.Removed):
-		return Removed, a
+		return Removed
 	case a.Deprecated != "" && m >= minorNumber(a.Deprecated):
-		return Deprecated, a
+		return Deprecated
 	}
-	return Current, a
+	return Current
 }
 
 func minorNumber(v string) int {

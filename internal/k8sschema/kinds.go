@@ -33,6 +33,11 @@ func BuiltinAPIs(minor string) ([]string, error) {
 		apis[key] = true
 	}
 	for key, a := range table {
+		if a.Project != "" {
+			// A project's CRD API is served only where its CRD is, and
+			// those come into the capabilities from the CRDs themselves.
+			continue
+		}
 		if status, _ := deprecation.Check(a.APIVersion, a.Kind, minor); status == deprecation.Removed {
 			delete(apis, key)
 		} else {

@@ -13,7 +13,7 @@ import (
 	"sync"
 )
 
-//go:embed data/*.json.gz
+//go:embed data/*.json.gz data/crds
 var data embed.FS
 
 // Versions lists the embedded Kubernetes minors, oldest first ("1.30").
@@ -88,7 +88,8 @@ type Store struct {
 	err   error
 	kinds map[string]string
 	defs  map[string]any
-	crds  map[string]map[string]any
+	// crds holds the CRD schemas of each group/kind asked for so far.
+	crds map[string]map[string]map[string]any
 
 	mu    sync.Mutex
 	cache map[string][]byte
@@ -109,14 +110,7 @@ func (s *Store) load() error {
 			s.err = err
 			return
 		}
-		var g struct {
-			Schemas map[string]map[string]any `json:"schemas"`
-		}
-		if err := readGz("data/crds.json.gz", &g); err != nil {
-			s.err = err
-			return
-		}
-		s.kinds, s.defs, s.crds = k.Kinds, k.Definitions, g.Schemas
+		s.kinds, s.defs, s.crds = k.Kinds, k.Definitions, map[string]map[string]map[string]any{}
 	})
 	return s.err
 }
@@ -136,7 +130,9 @@ func (s *Store) Schema(apiVersion, kind string) ([]byte, error) {
 	var schema map[string]any
 	if name, ok := s.kinds[key]; ok {
 		schema = Standalone(s.defs, name, s.strict)
-	} else if g, ok := s.crds[key]; ok {
+	} else if g, err := s.crd(apiVersion, kind); err != nil {
+		return nil, err
+	} else if g != nil {
 		c, err := deepCopy(g)
 		if err != nil {
 			return nil, err
@@ -153,6 +149,25 @@ func (s *Store) Schema(apiVersion, kind string) ([]byte, error) {
 	}
 	s.cache[key] = b
 	return b, nil
+}
+
+// crd is the embedded CRD schema of apiVersion/kind, reading the file of
+// its group and kind the first time one of them is asked for.
+func (s *Store) crd(apiVersion, kind string) (map[string]any, error) {
+	group, version, ok := strings.Cut(apiVersion, "/")
+	if !ok {
+		return nil, nil
+	}
+	gk := group + "/" + kind
+	vs, seen := s.crds[gk]
+	if !seen {
+		var err error
+		if vs, err = crdVersions(group, kind); err != nil {
+			return nil, err
+		}
+		s.crds[gk] = vs
+	}
+	return vs[version], nil
 }
 
 func readGz(name string, v any) error {

@@ -2,6 +2,8 @@ package k8sschema
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -86,5 +88,59 @@ func TestFromCRD(t *testing.T) {
 	raw := s["properties"].(map[string]any)["spec"].(map[string]any)["properties"].(map[string]any)["raw"].(map[string]any)
 	if raw["additionalProperties"] != nil {
 		t.Error("preserve-unknown-fields object made strict")
+	}
+}
+
+// Each project of the catalog must bring the kinds a config repo of that
+// stack holds.
+func TestCatalogKinds(t *testing.T) {
+	s := NewStore(Newest(), true)
+	for _, gvk := range [][2]string{
+		{"source.toolkit.fluxcd.io/v1", "GitRepository"}, {"source.toolkit.fluxcd.io/v1", "HelmRepository"},
+		{"source.toolkit.fluxcd.io/v1", "OCIRepository"}, {"source.toolkit.fluxcd.io/v1", "ExternalArtifact"},
+		{"helm.toolkit.fluxcd.io/v2", "HelmRelease"}, {"notification.toolkit.fluxcd.io/v1", "Receiver"},
+		{"image.toolkit.fluxcd.io/v1", "ImagePolicy"}, {"image.toolkit.fluxcd.io/v1", "ImageUpdateAutomation"},
+		{"argoproj.io/v1alpha1", "AppProject"}, {"argoproj.io/v1alpha1", "ApplicationSet"},
+		{"argoproj.io/v1alpha1", "Workflow"}, {"argoproj.io/v1alpha1", "WorkflowTemplate"},
+		{"argoproj.io/v1alpha1", "ClusterWorkflowTemplate"}, {"argoproj.io/v1alpha1", "CronWorkflow"},
+		{"argoproj.io/v1alpha1", "Rollout"},
+		{"external-secrets.io/v1", "ExternalSecret"}, {"external-secrets.io/v1", "SecretStore"},
+		{"external-secrets.io/v1", "ClusterSecretStore"}, {"external-secrets.io/v1alpha1", "PushSecret"},
+		{"cert-manager.io/v1", "Certificate"}, {"cert-manager.io/v1", "ClusterIssuer"},
+		{"monitoring.coreos.com/v1", "ServiceMonitor"}, {"monitoring.coreos.com/v1", "PodMonitor"}, {"monitoring.coreos.com/v1", "PrometheusRule"},
+		{"gateway.networking.k8s.io/v1", "HTTPRoute"}, {"gateway.networking.k8s.io/v1", "GatewayClass"},
+		{"keda.sh/v1alpha1", "ScaledObject"}, {"postgresql.cnpg.io/v1", "Cluster"},
+		{"networking.istio.io/v1", "VirtualService"}, {"networking.istio.io/v1", "DestinationRule"},
+	} {
+		if b, err := s.Schema(gvk[0], gvk[1]); err != nil || b == nil {
+			t.Errorf("no embedded schema for %s %s (%v)", gvk[0], gvk[1], err)
+		}
+	}
+	// Flux's Kustomization takes an ExternalArtifact as its source since Flux 2.7.
+	b, _ := s.Schema("kustomize.toolkit.fluxcd.io/v1", "Kustomization")
+	if !strings.Contains(string(b), `"ExternalArtifact"`) {
+		t.Error("embedded Flux Kustomization does not accept sourceRef.kind ExternalArtifact")
+	}
+	// A version the project no longer serves is not a schema.
+	if b, _ := s.Schema("external-secrets.io/v1beta1", "ExternalSecret"); b != nil {
+		t.Error("schema for external-secrets.io/v1beta1, which External Secrets no longer serves")
+	}
+}
+
+// The docs name the release of each embedded project; they must follow
+// the generator.
+func TestCatalogDocumented(t *testing.T) {
+	c, err := Catalog()
+	if err != nil || len(c.Sources) < 10 {
+		t.Fatalf("Catalog() = %d sources, %v", len(c.Sources), err)
+	}
+	doc, err := os.ReadFile("../../docs/validate-config.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range c.Sources {
+		if row := fmt.Sprintf("| %s | %s |", s.Project, s.Version); !strings.Contains(string(doc), row) {
+			t.Errorf("docs/validate-config.md lacks the row %q of the embedded CRD catalog", row)
+		}
 	}
 }

@@ -3,12 +3,14 @@ package validate
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/gitops-actions/gitops-actions/internal/deprecation"
+	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
 	"github.com/gitops-actions/gitops-actions/internal/policy"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 )
@@ -22,11 +24,18 @@ type checkers struct {
 	conftest   *policy.Conftest
 	gatekeeper *policy.Gatekeeper
 	related    map[*Doc]map[string][]any
+	// extraAPIs is the deprecations-file's table.
+	extraAPIs deprecation.Extra
+	// repoCRDs are the schemas of the input's and crd-path's CRDs.
+	repoCRDs map[string]map[string]any
 }
 
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
-	c := &checkers{cfg: cfg, minor: minor}
+	c := &checkers{cfg: cfg, minor: minor, repoCRDs: crds}
 	var err error
+	if c.extraAPIs, err = readDeprecations(cfg.DeprecationsFile); err != nil {
+		return nil, err
+	}
 	limits := policy.NewLimits(cfg.PolicyTimeout)
 	if c.schema, err = newSchemaChecker(cfg, schemaMinor, docs, crds); err != nil {
 		return nil, err
@@ -92,7 +101,13 @@ func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
 
 func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 	r := d.Resource()
-	st, api := deprecation.Check(r.APIVersion, r.Kind, c.minor)
+	st, api := deprecation.CheckWith(c.extraAPIs, r.APIVersion, r.Kind, c.minor)
+	// A CRD of the repo that serves the version says the cluster runs a
+	// release of the project older than the embedded catalog's.
+	key := k8sschema.Key(r.APIVersion, r.Kind)
+	if _, own := c.repoCRDs[key]; own && api.Project != "" && c.extraAPIs[key] == (deprecation.API{}) {
+		st = deprecation.Current
+	}
 	var fs []report.Finding
 	// A removed API has no schema; GA-API-REMOVED says it better. A
 	// deprecated one may be older than the embedded schemas: checked when
@@ -111,12 +126,21 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 		if api.Replacement != "" {
 			repl = "; use " + api.Replacement
 		}
+		// A CRD's versions are its project's releases; the target is
+		// the cluster's Kubernetes version.
+		project, target := "Kubernetes", fmt.Sprintf(" (target %s)", c.minor)
+		if api.Project != "" {
+			project, target = api.Project, ""
+		}
 		if st == deprecation.Removed {
 			f.Rule, f.Severity = RuleAPIRemoved, report.Error
-			f.Message = fmt.Sprintf("%s %s was removed in Kubernetes %s (target %s)%s", r.APIVersion, r.Kind, api.Removed, c.minor, repl)
+			f.Message = fmt.Sprintf("%s %s was removed in %s %s%s%s", r.APIVersion, r.Kind, project, api.Removed, target, repl)
 		} else {
 			f.Rule, f.Severity = RuleAPIDeprecated, report.Warning
-			f.Message = fmt.Sprintf("%s %s is deprecated since Kubernetes %s", r.APIVersion, r.Kind, api.Deprecated)
+			f.Message = fmt.Sprintf("%s %s is deprecated", r.APIVersion, r.Kind)
+			if api.Deprecated != "" {
+				f.Message += fmt.Sprintf(" since %s %s", project, api.Deprecated)
+			}
 			if api.Removed != "" {
 				f.Message += fmt.Sprintf(" and removed in %s", api.Removed)
 			}
@@ -191,4 +215,30 @@ func gatekeeperObjects(dirs []string) (templates []policy.Template, constraints 
 		}
 	}
 	return templates, constraints, nil
+}
+
+// maxDeprecationsFile bounds the deprecations-file read into memory.
+const maxDeprecationsFile = 4 << 20
+
+func readDeprecations(path string) (deprecation.Extra, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxDeprecationsFile+1))
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%q: %w", path, err)
+	}
+	if len(b) > maxDeprecationsFile {
+		return nil, usageErr("deprecations-file", "%q is larger than 4 MiB", path)
+	}
+	extra, err := deprecation.ParseExtra(b)
+	if err != nil {
+		return nil, usageErr("deprecations-file", "%q: %w", path, err)
+	}
+	return extra, nil
 }

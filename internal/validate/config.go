@@ -35,6 +35,7 @@ type Config struct {
 	RemoteTimeout        time.Duration
 	RenderMaxBytes       int64
 	RenderTimeout        time.Duration
+	DeprecationsFile     string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -62,6 +63,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AllowRemote:          in.Bool("allow-remote"),
 		RemoteTimeout:        in.Duration("remote-timeout"),
 		RenderTimeout:        in.Duration("render-timeout"),
+		DeprecationsFile:     in.String("deprecations-file"),
 	}
 	if c.AllowRemote && c.RemoteTimeout == 0 {
 		in.Fail("remote-timeout", "must be above 0 when allow-remote is on")

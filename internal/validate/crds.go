@@ -124,7 +124,7 @@ func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[str
 		s, err := k8sschema.FromCRD(d.Object, cfg.Strict)
 		if err != nil {
 			file, line := d.At(nil)
-			findings = append(findings, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
+			findings = append(findings, report.Finding{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
 				Message: fmt.Sprintf("CustomResourceDefinition cannot be used as a schema: %v", err)})
 			continue
 		}

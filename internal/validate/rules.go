@@ -16,6 +16,7 @@ const (
 	RuleRender        = "GA-RENDER-FAILED"
 	RuleRenderLimit   = "GA-RENDER-LIMIT"
 	ruleNoSchema      = "GA-SCHEMA-MISSING"
+	RuleSchemaInvalid = "GA-SCHEMA-INVALID"
 	RulePathOutside   = "GA-PATH-OUTSIDE"
 	RuleRemote        = "GA-REMOTE-REFUSED"
 	// RuleComponentUnused is a notice: an unused Component is no error.
@@ -37,6 +38,7 @@ func ruleMetadata() map[string]report.Rule {
 		RuleComponentUnused: {ID: RuleComponentUnused, ShortDescription: "A kustomize Component no kustomization includes", Help: "A Component is rendered through the kustomizations that list it under components:; one no kustomization under the input paths includes is checked alone, and when it does not build alone it is not checked. Include it, or delete it."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
+		RuleSchemaInvalid:   {ID: RuleSchemaInvalid, ShortDescription: "Object does not match its Kubernetes or CRD schema", Help: "Fix the field the message names: unknown with strict, wrong type, or a required field missing."},
 	}
 	for _, r := range policy.BuiltinRules {
 		m[r.ID] = report.Rule{ID: r.ID, ShortDescription: r.Doc, Help: r.Doc}

@@ -118,16 +118,18 @@ func (s *schemaChecker) check(d *Doc) []report.Finding {
 			if ve.Path != "" {
 				msg = strings.TrimPrefix(ve.Path, "/") + ": " + msg
 			}
-			fs = append(fs, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: r, Message: msg})
+			fs = append(fs, report.Finding{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: r, Message: msg})
 		}
 		if len(fs) == 0 {
 			file, line := d.At(nil)
-			fs = append(fs, report.Finding{Source: report.SourceSchema, Severity: report.Error, File: file, Line: line, Resource: r, Message: res.Err.Error()})
+			fs = append(fs, report.Finding{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: r, Message: res.Err.Error()})
 		}
 		return fs
 	case validator.Error:
 		file, line := d.At(nil)
 		msg := res.Err.Error()
+		// Other errors are the schema source's (a download failed), not
+		// the object's: no rule may silence them.
 		rule := ""
 		if strings.HasPrefix(msg, "could not find schema") {
 			rule = ruleNoSchema
