@@ -22,6 +22,7 @@ type checkers struct {
 	conftest   *policy.Conftest
 	gatekeeper *policy.Gatekeeper
 	related    map[*Doc]map[string][]any
+	suppressed suppressions
 }
 
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
@@ -81,7 +82,7 @@ func (c *checkers) close() {
 func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
 	results := make([][]report.Finding, len(docs))
 	parallel(ctx, len(docs), func(i int) {
-		results[i] = c.check(ctx, docs[i])
+		results[i] = c.suppressed.apply(docs[i], c.check(ctx, docs[i]))
 	})
 	var out []report.Finding
 	for _, r := range results {

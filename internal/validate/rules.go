@@ -31,6 +31,7 @@ func ruleMetadata() map[string]report.Rule {
 		ruleNoSchema:        {ID: ruleNoSchema, ShortDescription: "No schema for the object's apiVersion and kind", Help: "Add the CustomResourceDefinition to the input or crd-path, or set ignore-missing-schemas."},
 		RulePathOutside:     {ID: RulePathOutside, ShortDescription: "A symlink leads outside the repository", Help: "A file, kustomization entry, chart file or input path resolves outside the repository; it was not read. Replace the link with the file itself."},
 		RuleRemote:          {ID: RuleRemote, ShortDescription: "A kustomization names a remote base or file", Help: "Remote bases, files and Helm chart repositories are not fetched unless allow-remote is set; vendor them into the repository or turn allow-remote on."},
+		RuleIgnoreInvalid:   {ID: RuleIgnoreInvalid, ShortDescription: "An ignore annotation names a rule it cannot turn off", Help: "The gitops-actions.io/ignore annotation names a GA- rule that does not exist, or one (syntax, schema, removed API, render, policy limit) that cannot be suppressed per object."},
 		report.SourceSyntax: {ID: report.SourceSyntax, ShortDescription: "YAML syntax error or duplicate key"},
 		report.SourceSchema: {ID: report.SourceSchema, ShortDescription: "Object does not match its Kubernetes or CRD schema"},
 	}

@@ -109,6 +109,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	findings = filterRules(findings, cfg.DisableRules)
 	findings = dedupe(findings)
 	report.Sort(findings)
+	suppressed := checks.suppressed.result(cfg.DisableRules)
 
 	c.AddFindings(findings...)
 	counts := report.Count(findings)
@@ -118,6 +119,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	c.SetOutput("notices", strconv.Itoa(counts.Notices))
 	c.SetReportData("kubernetesVersion", minor)
 	c.SetReportData("skipped", skipped)
+	c.SetOutput("suppressed", strconv.Itoa(len(suppressed)))
+	c.SetReportData("suppressed", suppressed)
+	if n := len(suppressed); n > 0 {
+		c.Logf("validate-config: %d finding(s) suppressed by %s annotations", n, AnnotationIgnore)
+		c.AddSummary(fmt.Sprintf("%d finding(s) suppressed by `%s` annotations (listed under `suppressed` in the JSON report).\n", n, AnnotationIgnore))
+	}
 	c.Logf("validate-config: %d resource(s) in %d file(s), %d kustomization(s), %d chart(s); %d skipped; Kubernetes %s",
 		len(resources), len(p.files), len(p.kustomizations), len(p.charts), skipped, minor)
 
