@@ -102,6 +102,14 @@ func (f Finding) String() string {
 	return b.String()
 }
 
+// Text is the message with the object it is about: "Kind/name: message".
+func (f Finding) Text() string {
+	if f.Resource != nil {
+		return f.Resource.String() + ": " + f.Message
+	}
+	return f.Message
+}
+
 // Counts tallies findings by severity.
 type Counts struct{ Errors, Warnings, Notices int }
 

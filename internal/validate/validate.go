@@ -134,7 +134,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	rules := ruleMetadata()
 	if cfg.SARIFFile != "" {
-		b, err := report.SARIF(sarifTool(), rules, findings, "")
+		b, err := report.SARIF(sarifTool(c, cfg), rules, findings, "")
 		if err != nil {
 			return err
 		}
@@ -153,8 +153,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	return nil
 }
 
-func sarifTool() report.Tool {
-	return report.Tool{Name: "validate-config", Version: version.String(), InformationURI: "https://github.com/gitops-actions/gitops-actions"}
+// sarifTool names the tool; locations are relative to the repository
+// the first path is in, which code scanning maps to its files.
+func sarifTool(c *action.Context, cfg Config) report.Tool {
+	t := report.Tool{Name: "validate-config", Version: version.String(), InformationURI: "https://github.com/gitops-actions/gitops-actions"}
+	if len(cfg.Paths) > 0 {
+		t.SourceRoot = report.SourceRoot(c.Getenv, cfg.Paths[0])
+	}
+	return t
 }
 
 // printFormat writes the json, sarif or junit form of the result on
@@ -171,7 +177,7 @@ func printFormat(c *action.Context, cfg Config, fs []report.Finding, rules map[s
 		r := &report.Report{Action: "validate-config", Version: version.String(), Status: status, Outputs: c.Outputs(), Findings: fs}
 		b, err = json.MarshalIndent(r, "", "  ")
 	case "sarif":
-		b, err = report.SARIF(sarifTool(), rules, fs, "")
+		b, err = report.SARIF(sarifTool(c, cfg), rules, fs, "")
 	case "junit":
 		b, err = report.JUnit("validate-config", fs, cfg.FailOn)
 	default:
