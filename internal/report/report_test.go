@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -263,5 +264,41 @@ func TestJUnit(t *testing.T) {
 	}
 	if f := out.Suites[0].Cases[0].Failure; f == nil || f.Message != "Job/x: m" {
 		t.Errorf("failure = %+v", f)
+	}
+}
+
+func TestGroup(t *testing.T) {
+	var fs []Finding
+	for i := range 6 {
+		fs = append(fs, Finding{Source: SourceSchema, Rule: "GA-SCHEMA-MISSING", Severity: Error, File: "w.yaml", Line: 1 + 7*i,
+			Resource: &Resource{Kind: "Widget", Name: fmt.Sprintf("w%d", i)}, Message: "no schema"})
+	}
+	other := Finding{Source: SourceSchema, Rule: "GA-SCHEMA-MISSING", Severity: Error, File: "g.yaml", Line: 1, Resource: &Resource{Kind: "Gadget", Name: "g"}, Message: "no schema"}
+	warn := fs[0]
+	warn.Severity = Warning
+	few := Finding{Source: SourcePolicy, Rule: "GA-X", Severity: Notice, File: "a.yaml", Resource: &Resource{Kind: "Pod"}, Message: "m"}
+	fs = append(fs, other, warn, few, few, few)
+	got := Group(fs)
+	if len(got) != 6 {
+		t.Fatalf("Group gave %d findings, want 6 (Widget errors, Gadget, the warning, 3 repeats below GroupMin): %v", len(got), got)
+	}
+	for _, f := range got[3:] {
+		if f != few {
+			t.Errorf("%d repeats were changed: %+v", GroupMin-1, f)
+		}
+	}
+	want := "no schema [6 findings like this; also w.yaml:8 (Widget/w1), w.yaml:15 (Widget/w2), w.yaml:22 (Widget/w3) and 2 more]"
+	if got[0].Message != want || got[0].Line != 1 || got[0].Resource.Name != "w0" {
+		t.Errorf("group = %+v, want message %q at the first", got[0], want)
+	}
+	if got[1].Message != "no schema" || got[2].Message != "no schema" {
+		t.Errorf("another kind or severity was grouped: %v", got[1:])
+	}
+	if fs[0].Message != "no schema" {
+		t.Error("Group changed its input")
+	}
+	md := Markdown("validate-config", fs)
+	if !strings.Contains(md, "7 error(s), 1 warning(s), 3 notice(s)") || strings.Count(md, "| error |") != 2 {
+		t.Errorf("Markdown = %s", md)
 	}
 }
