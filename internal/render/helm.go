@@ -32,6 +32,7 @@ func Helm(dir string, valuesFiles []string, kubeVersion string, roots *Roots) ([
 	if err != nil {
 		return nil, fmt.Errorf("loading chart %q: %w", dir, err)
 	}
+	stabiliseRandom(ch)
 	vals := map[string]any{}
 	for _, f := range valuesFiles {
 		b, err := roots.ReadFile(f)
