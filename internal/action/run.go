@@ -263,8 +263,10 @@ func (c *Context) finish(reportFile string, runErr error) int {
 	findings := c.Findings()
 	report.Sort(findings)
 
+	// GitHub shows 10 error annotations per step: repeats are shown once.
+	shown := report.Group(findings)
 	if c.OnActions() {
-		for _, f := range findings {
+		for _, f := range shown {
 			c.annotate(f)
 		}
 	}
@@ -282,7 +284,7 @@ func (c *Context) finish(reportFile string, runErr error) int {
 	}
 	if !c.quiet {
 		if !c.OnActions() {
-			for _, f := range findings {
+			for _, f := range shown {
 				fmt.Fprintln(c.Stdout, f.String())
 			}
 		}
@@ -343,10 +345,7 @@ func (c *Context) annotate(f report.Finding) {
 	}
 	fields["title"] = title
 	gh := c.GH.WithFieldsMap(fields)
-	msg := f.Message
-	if f.Resource != nil {
-		msg = f.Resource.String() + ": " + msg
-	}
+	msg := f.Text()
 	// Redacted before the command escapes it, which would hide a secret holding "%".
 	msg = c.Redact(msg)
 	switch f.Severity {

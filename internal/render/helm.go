@@ -42,6 +42,7 @@ func Helm(dir string, valuesFiles []string, cluster Cluster, roots *Roots) ([]Te
 	if err != nil {
 		return nil, fmt.Errorf("loading chart %q: %w", dir, err)
 	}
+	stabiliseRandom(ch)
 	vals := map[string]any{}
 	for _, f := range valuesFiles {
 		b, err := roots.ReadFile(f)

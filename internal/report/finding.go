@@ -102,6 +102,14 @@ func (f Finding) String() string {
 	return b.String()
 }
 
+// Text is the message with the object it is about: "Kind/name: message".
+func (f Finding) Text() string {
+	if f.Resource != nil {
+		return f.Resource.String() + ": " + f.Message
+	}
+	return f.Message
+}
+
 // Counts tallies findings by severity.
 type Counts struct{ Errors, Warnings, Notices int }
 
@@ -142,4 +150,84 @@ func Sort(fs []Finding) {
 			cmp.Compare(a.Message, b.Message),
 		)
 	})
+}
+
+// GroupShown is how many places a grouped finding names besides its
+// own; GroupMin repeats or more are folded, fewer are shown as they are
+// (each at its own line is more use than a list of two).
+const (
+	GroupShown = 3
+	GroupMin   = 4
+)
+
+// GroupKey is what makes findings repeats of one another: the same
+// severity, rule (or source, for findings without one), kind of object
+// and message. File, line, name and namespace may differ: 225 objects of
+// one kind without a schema, or one template typo rendered into 14
+// objects, are one problem. A finding about a file, not an object (a
+// syntax error, a render that failed), has its file in the key: the same
+// error in two files is two problems.
+func GroupKey(f Finding) string {
+	rule := f.Rule
+	if rule == "" {
+		rule = f.Source
+	}
+	kind := "file:" + f.File
+	if f.Resource != nil {
+		kind = f.Resource.Kind
+	}
+	return strings.Join([]string{string(f.Severity), rule, kind, f.Message}, "\x00")
+}
+
+// Group folds GroupMin or more repeats (same GroupKey) into the first
+// of them, its message saying how many there are and where the next
+// GroupShown are; the order given is kept. It is for what people read
+// (text, summary, annotations); reports keep every finding.
+func Group(fs []Finding) []Finding {
+	groups := map[string][]int{}
+	for i, f := range fs {
+		k := GroupKey(f)
+		groups[k] = append(groups[k], i)
+	}
+	out := make([]Finding, 0, len(fs))
+	for i, f := range fs {
+		g := groups[GroupKey(f)]
+		if len(g) < GroupMin {
+			out = append(out, f)
+			continue
+		}
+		if g[0] != i {
+			continue
+		}
+		var places []string
+		for _, j := range g[1 : 1+GroupShown] {
+			places = append(places, fs[j].place())
+		}
+		tail := ""
+		if n := len(g) - 1 - GroupShown; n > 0 {
+			tail = fmt.Sprintf(" and %d more", n)
+		}
+		f.Message += fmt.Sprintf(" [%d findings like this; also %s%s]", len(g), strings.Join(places, ", "), tail)
+		out = append(out, f)
+	}
+	return out
+}
+
+// place is where a finding is, for a list of repeats: file:line and the
+// object's name.
+func (f Finding) place() string {
+	s := f.File
+	if f.Line > 0 {
+		s += fmt.Sprintf(":%d", f.Line)
+	}
+	if r := f.Resource.String(); r != "" {
+		if s != "" {
+			return s + " (" + r + ")"
+		}
+		return r
+	}
+	if s == "" {
+		return "(no location)"
+	}
+	return s
 }

@@ -83,7 +83,8 @@ func WriteJSON(path string, b []byte) error {
 	return nil
 }
 
-// Markdown renders findings as a step-summary table.
+// Markdown renders findings as a step-summary table, counting every
+// finding and showing repeats once (see Group).
 func Markdown(title string, fs []Finding) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "### %s\n\n", title)
@@ -94,7 +95,7 @@ func Markdown(title string, fs []Finding) string {
 	c := Count(fs)
 	fmt.Fprintf(&b, "%d error(s), %d warning(s), %d notice(s)\n\n", c.Errors, c.Warnings, c.Notices)
 	b.WriteString("| Severity | Rule | Location | Resource | Message |\n|---|---|---|---|---|\n")
-	for _, f := range fs {
+	for _, f := range Group(fs) {
 		loc := f.File
 		if f.Line > 0 {
 			loc = fmt.Sprintf("%s:%d", f.File, f.Line)

@@ -27,7 +27,8 @@ type checkers struct {
 	// extraAPIs is the deprecations-file's table.
 	extraAPIs deprecation.Extra
 	// repoCRDs are the schemas of the input's and crd-path's CRDs.
-	repoCRDs map[string]map[string]any
+	repoCRDs   map[string]map[string]any
+	suppressed suppressions
 }
 
 func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
@@ -90,7 +91,7 @@ func (c *checkers) close() {
 func (c *checkers) run(ctx context.Context, docs []*Doc) []report.Finding {
 	results := make([][]report.Finding, len(docs))
 	parallel(ctx, len(docs), func(i int) {
-		results[i] = c.check(ctx, docs[i])
+		results[i] = c.suppressed.apply(docs[i], c.check(ctx, docs[i]))
 	})
 	var out []report.Finding
 	for _, r := range results {

@@ -44,6 +44,7 @@ func (d *Doc) Resource() *report.Resource {
 	if md, ok := d.Object["metadata"].(map[string]any); ok {
 		r.Name, _ = md["name"].(string)
 		r.Namespace, _ = md["namespace"].(string)
+		r.Name = stableName(r.Name, md)
 	}
 	return r
 }

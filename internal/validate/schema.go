@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/yannh/kubeconform/pkg/resource"
@@ -100,7 +101,9 @@ func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map
 func (s *schemaChecker) check(d *Doc) []report.Finding {
 	b, err := json.Marshal(d.Object)
 	if err != nil {
-		return nil
+		// An object that cannot be checked is not a pass.
+		file, line := d.At(nil)
+		return []report.Finding{{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(), Message: fmt.Sprintf("cannot be checked against its schema: %v", err)}}
 	}
 	res := s.v.ValidateResource(resource.Resource{Path: d.File, Bytes: b})
 	r := d.Resource()
@@ -109,12 +112,12 @@ func (s *schemaChecker) check(d *Doc) []report.Finding {
 		var fs []report.Finding
 		for _, ve := range res.ValidationErrors {
 			path := splitPath(ve.Path)
+			msg := sortAdditional(ve.Msg)
 			// Point at the unknown field itself, not the object holding it.
-			if m := additionalProp.FindStringSubmatch(ve.Msg); m != nil {
+			if m := additionalProp.FindStringSubmatch(msg); m != nil {
 				path = append(path, m[1])
 			}
 			file, line := d.At(path)
-			msg := ve.Msg
 			if ve.Path != "" {
 				msg = strings.TrimPrefix(ve.Path, "/") + ": " + msg
 			}
@@ -144,6 +147,21 @@ func (s *schemaChecker) check(d *Doc) []report.Finding {
 }
 
 var additionalProp = regexp.MustCompile(`additional propert(?:y|ies) '([^']+)'`)
+
+var additionalList = regexp.MustCompile(`^(.*additional properties )('[^']*'(?:, '[^']*')+)( not allowed.*)$`)
+
+// sortAdditional puts the names of an additional-properties error in
+// order: the schema library lists them in map order, and a report that
+// differs between two runs of the same input cannot be compared.
+func sortAdditional(msg string) string {
+	m := additionalList.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	names := strings.Split(m[2], ", ")
+	slices.Sort(names)
+	return m[1] + strings.Join(names, ", ") + m[3]
+}
 
 func splitPath(p string) []string {
 	p = strings.TrimPrefix(p, "/")

@@ -117,6 +117,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	findings = filterRules(findings, cfg.DisableRules)
 	findings = dedupe(findings)
 	report.Sort(findings)
+	suppressed := checks.suppressed.result(cfg.DisableRules)
 
 	c.AddFindings(findings...)
 	counts := report.Count(findings)
@@ -126,6 +127,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	c.SetOutput("notices", strconv.Itoa(counts.Notices))
 	c.SetReportData("kubernetesVersion", minor)
 	c.SetReportData("skipped", skipped)
+	c.SetOutput("suppressed", strconv.Itoa(len(suppressed)))
+	c.SetReportData("suppressed", suppressed)
+	if n := len(suppressed); n > 0 {
+		c.Logf("validate-config: %d finding(s) suppressed by %s annotations", n, AnnotationIgnore)
+		c.AddSummary(fmt.Sprintf("%d finding(s) suppressed by `%s` annotations (listed under `suppressed` in the JSON report).\n", n, AnnotationIgnore))
+	}
 	c.Logf("validate-config: %d resource(s) in %d file(s), %d kustomization(s), %d chart(s); %d skipped; Kubernetes %s",
 		len(resources), len(p.files), len(p.kustomizations), len(p.charts), skipped, minor)
 
@@ -135,7 +142,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	rules := ruleMetadata()
 	if cfg.SARIFFile != "" {
-		b, err := report.SARIF(sarifTool(), rules, findings, "")
+		b, err := report.SARIF(sarifTool(c, cfg), rules, findings, "")
 		if err != nil {
 			return err
 		}
@@ -154,8 +161,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	return nil
 }
 
-func sarifTool() report.Tool {
-	return report.Tool{Name: "validate-config", Version: version.String(), InformationURI: "https://github.com/gitops-actions/gitops-actions"}
+// sarifTool names the tool; locations are relative to the repository
+// the first path is in, which code scanning maps to its files.
+func sarifTool(c *action.Context, cfg Config) report.Tool {
+	t := report.Tool{Name: "validate-config", Version: version.String(), InformationURI: "https://github.com/gitops-actions/gitops-actions"}
+	if len(cfg.Paths) > 0 {
+		t.SourceRoot = report.SourceRoot(c.Getenv, cfg.Paths[0])
+	}
+	return t
 }
 
 // printFormat writes the json, sarif or junit form of the result on
@@ -172,7 +185,7 @@ func printFormat(c *action.Context, cfg Config, fs []report.Finding, rules map[s
 		r := &report.Report{Action: "validate-config", Version: version.String(), Status: status, Outputs: c.Outputs(), Findings: fs}
 		b, err = json.MarshalIndent(r, "", "  ")
 	case "sarif":
-		b, err = report.SARIF(sarifTool(), rules, fs, "")
+		b, err = report.SARIF(sarifTool(c, cfg), rules, fs, "")
 	case "junit":
 		b, err = report.JUnit("validate-config", fs, cfg.FailOn)
 	default:
