@@ -2,6 +2,7 @@ package bump
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -49,7 +50,28 @@ type edit struct {
 	files   []string
 	changes []Change
 	skips   []Skip
+	images  []imageEdit // by cfg.Images index
+}
+
+// imageEdit is what one image's editor found and changed.
+type imageEdit struct {
 	found   int
+	files   []string
+	changes []Change
+}
+
+// newEditors prepares one editor per image; they are applied in turn to
+// each file, so several images in one file end up in one edit.
+func newEditors(cfg Config) ([]*Editor, error) {
+	editors := make([]*Editor, len(cfg.Images))
+	for i, t := range cfg.Images {
+		e, err := NewEditor(Editor{Image: t.Image, Tag: t.Tag, Digest: t.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade, KustomizeAdd: kustomizeAdd(cfg)})
+		if err != nil {
+			return nil, action.UsageErr(cfg.imageInput(), err)
+		}
+		editors[i] = e
+	}
+	return editors, nil
 }
 
 func run(ctx context.Context, c *action.Context, cfg Config) error {
@@ -57,9 +79,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return action.UsageErr("repository", err)
 	}
-	editor, err := NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade, KustomizeAdd: kustomizeAdd(cfg)})
+	editors, err := newEditors(cfg)
 	if err != nil {
-		return action.UsageErr("image", err)
+		return err
 	}
 	var gh *github
 	if cfg.SignCommits {
@@ -91,27 +113,33 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if cfg.Tag, cfg.Digest, err = readPromoted(ctx, c, repo, cfg); err != nil {
 			return err
 		}
-		if editor, err = NewEditor(Editor{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest, Strategy: cfg.Strategy, HelmKeys: cfg.HelmKeys, NoDowngrade: cfg.NoDowngrade, KustomizeAdd: kustomizeAdd(cfg)}); err != nil {
-			return action.UsageErr("image", err)
+		cfg.Images = []Target{{Image: cfg.Image, Tag: cfg.Tag, Digest: cfg.Digest}}
+		if editors, err = newEditors(cfg); err != nil {
+			return err
 		}
 	}
 	cache := edits{}
 	for attempt := 1; ; attempt++ {
-		ed, err := applyEdit(ctx, c, repo, cfg, editor, cache)
+		ed, err := applyEdit(ctx, c, repo, cfg, editors, cache)
 		if err != nil {
 			return err
 		}
 		c.SetReportData("changes", ed.changes)
 		c.SetReportData("skipped", ed.skips)
-		if ed.found == 0 {
+		c.SetReportData("images", imageReports(cfg, ed))
+		if missing := missingImages(cfg, ed); missing != "" {
+			// Checked for every image before any commit: several images
+			// land together or not at all.
 			if !cfg.AllowMissing {
-				return action.Blocking(fmt.Errorf("image %q not found under paths %q (set allow-missing to accept%s)", cfg.Image, strings.Join(cfg.Paths, ","), kustomizeAddHint(cfg)))
+				return action.Blocking(fmt.Errorf("%s not found under paths %q (set allow-missing to accept%s)", missing, strings.Join(cfg.Paths, ","), kustomizeAddHint(cfg)))
 			}
-			c.Warnf("image %q not found under paths %q", cfg.Image, strings.Join(cfg.Paths, ","))
+			c.Warnf("%s not found under paths %q", missing, strings.Join(cfg.Paths, ","))
 		}
-		setChangeOutputs(c, ed)
+		if err := setChangeOutputs(c, cfg, ed); err != nil {
+			return err
+		}
 		if len(ed.changes) == 0 {
-			c.Logf("nothing to change: %s is already at the wanted tag and digest", cfg.Image)
+			c.Logf("nothing to change: %s already at the wanted tag and digest", imageNames(cfg))
 			return nil
 		}
 		for _, ch := range ed.changes {
@@ -177,15 +205,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 type edits map[string]*fileEdited
 
 type fileEdited struct {
-	res  *Result // nil: the file does not hold the image
-	blob string  // the edited content's blob once written, "" before
+	res     []*Result // by image; nil where the file does not hold it
+	out     []byte    // the content after every image's edit
+	changed bool
+	blob    string // the edited content's blob once written, "" before
 }
 
 func editKey(f gitrepo.File) string { return f.Path + "\x00" + f.Blob() }
 
 // applyEdit edits every YAML file under paths in HEAD's tree and, only
 // when every edit succeeded, writes the results as blobs for Commit.
-func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, e *Editor, cache edits) (*edit, error) {
+func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg Config, editors []*Editor, cache edits) (*edit, error) {
 	files, err := selectTree(ctx, c, repo, "paths", cfg.Paths)
 	if err != nil {
 		return nil, err
@@ -200,7 +230,7 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 	if err != nil {
 		return nil, err
 	}
-	ed := &edit{}
+	ed := &edit{images: make([]imageEdit, len(editors))}
 	var stage []gitrepo.File
 	var unwritten []*fileEdited
 	var bad []error
@@ -210,7 +240,7 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 		if fe == nil {
 			src := contents[next]
 			next++
-			if fe, err = editFile(c, e, f, src); err != nil {
+			if fe, err = editFile(c, editors, f, src); err != nil {
 				var ferr *FileError
 				if !errors.As(err, &ferr) {
 					return nil, err
@@ -220,13 +250,20 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 			}
 			cache[editKey(f)] = fe
 		}
-		if fe.res == nil {
-			continue
+		for i, res := range fe.res {
+			if res == nil {
+				continue
+			}
+			im := &ed.images[i]
+			im.found += res.Found
+			im.changes = append(im.changes, res.Changes...)
+			if len(res.Changes) > 0 {
+				im.files = append(im.files, f.Path)
+			}
+			ed.changes = append(ed.changes, res.Changes...)
+			ed.skips = append(ed.skips, res.Skips...)
 		}
-		ed.found += fe.res.Found
-		ed.changes = append(ed.changes, fe.res.Changes...)
-		ed.skips = append(ed.skips, fe.res.Skips...)
-		if len(fe.res.Changes) > 0 {
+		if fe.changed {
 			ed.files = append(ed.files, f.Path)
 			stage = append(stage, f)
 			if fe.blob == "" {
@@ -245,7 +282,7 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 	}
 	outs := make([][]byte, len(unwritten))
 	for i, fe := range unwritten {
-		outs[i] = fe.res.Out
+		outs[i] = fe.out
 	}
 	ids, err := repo.WriteBlobs(ctx, outs)
 	if err != nil {
@@ -262,26 +299,34 @@ func applyEdit(ctx context.Context, c *action.Context, repo *gitrepo.Repo, cfg C
 	return ed, nil
 }
 
-// editFile edits one file; a syntax error in a Helm template is no error
+// editFile edits one file with each image's editor in turn, each on the
+// previous one's output; a syntax error in a Helm template is no error
 // (the file is not YAML), any other is reported as a finding.
-func editFile(c *action.Context, e *Editor, f gitrepo.File, src []byte) (*fileEdited, error) {
-	if !e.Candidate(src) {
-		return &fileEdited{}, nil
-	}
-	res, err := e.Edit(f.Path, src)
-	if err != nil {
-		var fe *FileError
-		if !errors.As(err, &fe) {
+func editFile(c *action.Context, editors []*Editor, f gitrepo.File, src []byte) (*fileEdited, error) {
+	out := &fileEdited{res: make([]*Result, len(editors)), out: src}
+	for i, e := range editors {
+		if !e.Candidate(out.out) {
+			continue
+		}
+		res, err := e.Edit(f.Path, out.out)
+		if err != nil {
+			var fe *FileError
+			if !errors.As(err, &fe) {
+				return nil, err
+			}
+			var se *yamledit.SyntaxError
+			if errors.As(err, &se) && strings.Contains(string(src), "{{") {
+				return &fileEdited{res: make([]*Result, len(editors))}, nil // a Helm template, not YAML
+			}
+			c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
 			return nil, err
 		}
-		var se *yamledit.SyntaxError
-		if errors.As(err, &se) && strings.Contains(string(src), "{{") {
-			return &fileEdited{}, nil // a Helm template, not YAML
+		out.res[i] = res
+		if len(res.Changes) > 0 {
+			out.out, out.changed = res.Out, true
 		}
-		c.AddFindings(report.Finding{Source: report.SourceSyntax, Severity: report.Error, File: fe.File, Line: fe.Line, Message: fe.Err.Error()})
-		return nil, err
 	}
-	return &fileEdited{res: res}, nil
+	return out, nil
 }
 
 // readTree reads the YAML files that paths (the value of input) select in
@@ -448,32 +493,121 @@ func onlyValue(cfg Config, refs []Ref, field string, get func(Ref) string, check
 	return value, nil
 }
 
-func setChangeOutputs(c *action.Context, ed *edit) {
+// imageOutcome is one image's line of the images output.
+type imageOutcome struct {
+	Image   string   `json:"image"`
+	Tag     string   `json:"tag,omitempty"`
+	Digest  string   `json:"digest,omitempty"`
+	Changed bool     `json:"changed"`
+	Files   []string `json:"files"`
+}
+
+// imageReport is one image's entry in the report: the outcome and how.
+type imageReport struct {
+	imageOutcome
+	Found   int      `json:"found"`
+	Changes []Change `json:"changes"`
+}
+
+func imageReports(cfg Config, ed *edit) []imageReport {
+	out := make([]imageReport, len(cfg.Images))
+	for i, t := range cfg.Images {
+		im := ed.images[i]
+		out[i] = imageReport{imageOutcome{t.Image, t.Tag, t.Digest, len(im.changes) > 0, cmpOrNil(im.files)}, im.found, cmpOrNil(im.changes)}
+	}
+	return out
+}
+
+// cmpOrNil makes a nil slice empty, for [] rather than null in JSON.
+func cmpOrNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// missingImages names the images found nowhere, "" when every one was.
+func missingImages(cfg Config, ed *edit) string {
+	var missing []string
+	for i, t := range cfg.Images {
+		if ed.images[i].found == 0 {
+			missing = append(missing, fmt.Sprintf("%q", t.Image))
+		}
+	}
+	switch len(missing) {
+	case 0:
+		return ""
+	case 1:
+		return "image " + missing[0]
+	}
+	return "images " + strings.Join(missing, ", ")
+}
+
+func imageNames(cfg Config) string {
+	names := make([]string, len(cfg.Images))
+	for i, t := range cfg.Images {
+		names[i] = t.Image
+	}
+	return strings.Join(names, ", ")
+}
+
+// setChangeOutputs sets changed and files for the whole run, images per
+// image, and old-tag and new-tag only for one image: with several there
+// is no one tag.
+func setChangeOutputs(c *action.Context, cfg Config, ed *edit) error {
 	c.SetOutput("changed", fmt.Sprint(len(ed.changes) > 0))
 	c.SetOutput("files", strings.Join(ed.files, ","))
+	outcomes := make([]imageOutcome, len(cfg.Images))
+	for i, r := range imageReports(cfg, ed) {
+		outcomes[i] = r.imageOutcome
+	}
+	js, err := json.Marshal(outcomes)
+	if err != nil {
+		return err
+	}
+	c.SetOutput("images", string(js))
 	old, nw := "", ""
-	for _, ch := range ed.changes {
-		if old == "" {
-			old = ch.OldTag
-		}
-		if nw == "" {
-			nw = ch.NewTag
+	if len(cfg.Images) == 1 {
+		for _, ch := range ed.changes {
+			old, nw = cmpOr(old, ch.OldTag), cmpOr(nw, ch.NewTag)
 		}
 	}
 	c.SetOutput("old-tag", old)
 	c.SetOutput("new-tag", nw)
+	return nil
 }
 
 func newMessage(c *action.Context, cfg Config, ed *edit) message {
-	m := message{Image: cfg.Image, NewTag: cfg.Tag, NewDigest: cfg.Digest, Files: ed.files, Changes: ed.changes,
+	m := message{Image: imageNames(cfg), Files: ed.files, Changes: ed.changes,
 		SourceRepository: c.Getenv("GITHUB_REPOSITORY"), SourceSHA: c.Getenv("GITHUB_SHA")}
-	for _, ch := range ed.changes {
-		m.OldTag = cmpOr(m.OldTag, ch.OldTag)
-		m.OldDigest = cmpOr(m.OldDigest, ch.OldDigest)
+	for i, t := range cfg.Images {
+		im := imageMessage{Image: t.Image, NewTag: t.Tag, NewDigest: t.Digest, Files: ed.images[i].files, Changes: ed.images[i].changes}
+		for _, ch := range im.Changes {
+			im.OldTag = cmpOr(im.OldTag, ch.OldTag)
+			im.OldDigest = cmpOr(im.OldDigest, ch.OldDigest)
+		}
+		m.Images = append(m.Images, im)
+	}
+	// The top-level tag and digest fields hold what every image shares:
+	// one image's own, or the one version a monorepo released together.
+	first := m.Images[0]
+	m.OldTag, m.NewTag, m.OldDigest, m.NewDigest = first.OldTag, first.NewTag, first.OldDigest, first.NewDigest
+	for _, im := range m.Images[1:] {
+		m.OldTag = sameOr(m.OldTag, im.OldTag)
+		m.NewTag = sameOr(m.NewTag, im.NewTag)
+		m.OldDigest = sameOr(m.OldDigest, im.OldDigest)
+		m.NewDigest = sameOr(m.NewDigest, im.NewDigest)
 	}
 	if m.SourceRepository != "" && m.SourceSHA != "" {
 		server := cmpOr(c.Getenv("GITHUB_SERVER_URL"), "https://github.com")
 		m.SourceURL = strings.TrimRight(server, "/") + "/" + m.SourceRepository + "/commit/" + m.SourceSHA
 	}
 	return m
+}
+
+func sameOr(a, b string) string {
+	if a == b {
+		return a
+	}
+	return ""
 }

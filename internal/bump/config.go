@@ -13,15 +13,18 @@ import (
 
 // Config is the bump-manifest action's parsed inputs.
 type Config struct {
-	Repository    string
-	Token         string
-	GitHubAPIURL  string
-	Branch        string
-	Image         string
-	Tag           string
-	Digest        string
-	ImageRef      string
-	PromoteFrom   string // read tag and digest here instead of from inputs
+	Repository   string
+	Token        string
+	GitHubAPIURL string
+	Branch       string
+	Image        string
+	Tag          string
+	Digest       string
+	ImageRef     string
+	PromoteFrom  string // read tag and digest here instead of from inputs
+	// Images are the bumps of one run: the images input, else the one
+	// image with its tag and digest.
+	Images        []Target
 	Paths         []string
 	Strategy      string
 	HelmKeys      []string
@@ -86,6 +89,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		KustomizeAdd:  in.Bool("kustomize-add"),
 		DryRun:        in.Bool("dry-run"),
 	}
+	images, many := parseImages(in)
+	c.Images = images
 	if c.PromoteFrom != "" {
 		// The tag and digest come from the config repo: a given one would
 		// contradict them or be silently ignored.
@@ -99,6 +104,12 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		}
 	}
 	switch {
+	case many:
+		for _, given := range []struct{ name, value string }{{"image", c.Image}, {"image-ref", c.ImageRef}, {"tag", c.Tag}, {"digest", c.Digest}, {"promote-from", c.PromoteFrom}} {
+			if given.value != "" {
+				in.Fail("images", "cannot be combined with %s %q: give each image's tag or digest in its reference", given.name, given.value)
+			}
+		}
 	case c.ImageRef != "" && c.PromoteFrom == "":
 		r, err := parseImageRef(c.ImageRef)
 		switch {
@@ -132,6 +143,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	}
 	if c.Tag == "" && c.Digest == "" && c.PromoteFrom == "" && (c.Image != "" || c.ImageRef != "") {
 		in.Fail("tag", "give a tag, a digest or both (or an image-ref that has them)")
+	}
+	if len(c.Images) == 0 {
+		c.Images = []Target{{Image: c.Image, Tag: c.Tag, Digest: c.Digest}}
 	}
 	if n := len(c.HelmKeys); n < 2 || n > 4 {
 		in.Fail("helm-keys", "want repository and tag keys, and optionally digest and registry keys; got %d keys", n)
@@ -190,4 +204,47 @@ func checkRepositoryURL(repository string) error {
 		return fmt.Errorf("%q names no repository on %s", repository, u.Host)
 	}
 	return nil
+}
+
+// Target is one image a run bumps and the tag and digest it gets.
+type Target struct {
+	Image, Tag, Digest string
+}
+
+// parseImages reads the images input: name[:tag][@digest] references,
+// each with a tag or a digest, each image once; given reports whether the
+// input was set at all.
+func parseImages(in *action.Inputs) (out []Target, given bool) {
+	refs := in.List("images")
+	seen := map[string]string{}
+	for _, s := range refs {
+		r, err := parseImageRef(s)
+		switch {
+		case err != nil && strings.ToLower(r.Name) != r.Name:
+			in.Fail("images", "%q: the name %q must be lower case", s, r.Name)
+			continue
+		case err != nil:
+			in.Fail("images", "%q: %v", s, err)
+			continue
+		case r.Tag == "" && r.Digest == "":
+			in.Fail("images", "%q has neither a tag nor a digest: write name:tag, name@digest or both", s)
+			continue
+		}
+		key, _ := repoKey(r.Name)
+		if first, dup := seen[key]; dup {
+			in.Fail("images", "%q and %q name one image: give each image once", first, s)
+			continue
+		}
+		seen[key] = s
+		out = append(out, Target{Image: r.Name, Tag: r.Tag, Digest: r.Digest})
+	}
+	return out, len(refs) > 0
+}
+
+// imageInput is the input that names the images, for messages.
+func (c Config) imageInput() string {
+	if c.Image == "" && len(c.Images) > 0 {
+		return "images"
+	}
+	return "image"
 }

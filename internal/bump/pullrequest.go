@@ -48,13 +48,24 @@ func newGitHub(ctx context.Context, cfg Config, c *action.Context) (*github, err
 var branchUnsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
 // prBranch is the pull request branch: given, or derived from the image
-// and the paths so two bumps of one image in different places do not
+// (or images) and the paths so two bumps of one image in different places do not
 // share a branch.
 func prBranch(cfg Config) string {
 	if cfg.PRBranch != "" {
 		return cfg.PRBranch
 	}
-	b := "bump/" + strings.Trim(branchUnsafe.ReplaceAllString(cfg.Image, "-"), "-./")
+	name := cfg.Image
+	switch {
+	case len(cfg.Images) == 1:
+		name = cfg.Images[0].Image
+	case len(cfg.Images) > 1:
+		// Several images: the set names the branch, in any order given.
+		names := strings.Split(imageNames(cfg), ", ")
+		slices.Sort(names)
+		sum := sha256.Sum256([]byte(strings.Join(names, "\n")))
+		name = "images-" + hex.EncodeToString(sum[:4])
+	}
+	b := "bump/" + strings.Trim(branchUnsafe.ReplaceAllString(name, "-"), "-./")
 	if len(cfg.Paths) != 1 || cfg.Paths[0] != "." {
 		sum := sha256.Sum256([]byte(strings.Join(cfg.Paths, "\n")))
 		b += "-" + hex.EncodeToString(sum[:4])

@@ -8,26 +8,38 @@ import (
 	"text/template"
 )
 
+// The defaults name one image in the subject and list its files; several
+// images get a count in the subject and each image with its files below.
 const (
-	defaultCommitMessage = `Bump {{.Image}}{{with .NewTag}} to {{.}}{{end}}{{with .NewDigest}}@{{.}}{{end}}
+	defaultCommitMessage = `{{if gt (len .Images) 1}}Bump {{len .Images}} images{{with .NewTag}} to {{.}}{{end}}
+
+{{range .Images}}- {{.Image}}{{with .NewTag}} to {{.}}{{end}}{{with .NewDigest}}@{{.}}{{end}}{{if not .Files}} (unchanged){{end}}
+{{range .Files}}  - {{.}}
+{{end}}{{end}}{{else}}Bump {{.Image}}{{with .NewTag}} to {{.}}{{end}}{{with .NewDigest}}@{{.}}{{end}}
 
 {{range .Files}}- {{.}}
-{{end}}{{with .SourceRepository}}
+{{end}}{{end}}{{with .SourceRepository}}
 Source: {{.}}{{with $.SourceSHA}}@{{.}}{{end}}
 {{end}}`
-	defaultPRTitle = `Bump {{.Image}}{{with .NewTag}} to {{.}}{{else}}{{with .NewDigest}} to {{.}}{{end}}{{end}}`
+	defaultPRTitle = `{{if gt (len .Images) 1}}Bump {{len .Images}} images{{else}}Bump {{.Image}}{{end}}{{with .NewTag}} to {{.}}{{else}}{{with .NewDigest}} to {{.}}{{end}}{{end}}`
 	defaultPRBody  = `This pull request sets {{.Image}} in {{len .Files}} file(s):
 
-| file | line | old | new |
+{{if gt (len .Images) 1}}| image | file | line | old | new |
+|---|---|---|---|---|
+{{range .Images}}{{$image := .Image}}{{range .Changes}}| {{$image}} | {{.File}} | {{.Line}} | ` + "`{{.Old}}`" + ` | ` + "`{{.New}}`" + ` |
+{{end}}{{end}}{{else}}| file | line | old | new |
 |---|---|---|---|
 {{range .Changes}}| {{.File}} | {{.Line}} | ` + "`{{.Old}}`" + ` | ` + "`{{.New}}`" + ` |
-{{end}}{{with .SourceURL}}
+{{end}}{{end}}{{with .SourceURL}}
 Source: {{.}}
 {{end}}`
 )
 
-// message is what the commit message and PR templates see.
+// message is what the commit message and PR templates see. With several
+// images, Image lists their names and the tag and digest fields hold only
+// what all share; Images has each one's.
 type message struct {
+	Images               []imageMessage
 	Image                string
 	OldTag, NewTag       string
 	OldDigest, NewDigest string
@@ -35,6 +47,15 @@ type message struct {
 	SourceRepository     string
 	SourceSHA            string
 	SourceURL            string // the source commit's page, when known
+	Changes              []Change
+}
+
+// imageMessage is one image of a message.
+type imageMessage struct {
+	Image                string
+	OldTag, NewTag       string
+	OldDigest, NewDigest string
+	Files                []string
 	Changes              []Change
 }
 
@@ -48,7 +69,8 @@ func parseTemplate(input, text, def string) (*template.Template, error) {
 	}
 	// Execute once on sample data so a bad field is a usage error now,
 	// not a failure after the clone.
-	if err := t.Execute(&bytes.Buffer{}, message{Files: []string{"x"}}); err != nil {
+	one := imageMessage{Files: []string{"x"}}
+	if err := t.Execute(&bytes.Buffer{}, message{Files: one.Files, Images: []imageMessage{one, one}}); err != nil {
 		return nil, fmt.Errorf("template %q: %w", text, err)
 	}
 	return t, nil
