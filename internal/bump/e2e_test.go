@@ -54,9 +54,9 @@ func requireGit(t *testing.T) {
 // smart HTTP (git http-backend on loopback). The server demands the token
 // as GitHub takes it (Basic x-access-token:<token>), so every run below
 // proves the token reaches git without showing anywhere.
-func newRemote(t *testing.T, files map[string]string) *remote {
+func newRemote(t *testing.T, files map[string]string, opts ...testenv.GitServerOption) *remote {
 	requireGit(t)
-	g := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", secretToken))
+	g := testenv.StartGitServer(t, append(opts, testenv.WithBasicAuth("x-access-token", secretToken))...)
 	url := g.NewRepo(t, "acme/config", files)
 	return &remote{t: t, server: g, url: url, bare: filepath.Join(g.Root, "acme", "config.git"), home: t.TempDir()}
 }
