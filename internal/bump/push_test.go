@@ -54,13 +54,13 @@ func TestPushRefusedByHook(t *testing.T) {
 // server that takes filters (a clone without blobs, those under paths
 // fetched) and one that does not (a whole clone).
 func TestPushRetriesMovedBranch(t *testing.T) {
-	t.Run("filters", func(t *testing.T) { testPushRetriesMovedBranch(t, testenv.WithFilters()) })
-	t.Run("no filters", func(t *testing.T) { testPushRetriesMovedBranch(t) })
+	t.Run("filters", func(t *testing.T) { testPushRetriesMovedBranch(t, true) })
+	t.Run("no filters", func(t *testing.T) { testPushRetriesMovedBranch(t, false) })
 }
 
-func testPushRetriesMovedBranch(t *testing.T, opts ...testenv.GitServerOption) {
+func testPushRetriesMovedBranch(t *testing.T, filters bool) {
 	skip := deployment + "# outside paths\n"
-	r := newRemote(t, map[string]string{"deploy.yaml": deployment, "other/deploy.yaml": deployment, "skip/deploy.yaml": skip}, opts...)
+	r := newRemoteWith(t, map[string]string{"deploy.yaml": deployment, "other/deploy.yaml": deployment, "skip/deploy.yaml": skip}, filters)
 	// Another pipeline's commit, on a side branch until the hook moves main
 	// to it during the first push.
 	dir := r.server.Clone(t, "acme/config")
