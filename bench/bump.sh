@@ -7,12 +7,20 @@
 #   sidecar  a sidecar present in all FILES files bumped     goal <= 2 s
 #   race     RACERS bumpers at once, each bumping its own
 #            image of one shared file, default settings      goal: all land
+#   large    one image in one of LARGE files, a history of
+#            LARGE_COMMITS commits, paths naming its folder  goal <= 1 s
+#            (also timed without paths, and against a server
+#            that does not take filters, for comparison)
 #
-# Usage: bench/bump.sh [files] [racers]   (defaults 5000 and 40)
+# Usage: bench/bump.sh [files] [racers] [large] [large-commits]
+#        (defaults 5000, 40, 50000 and 20000)
 set -euo pipefail
 
 files=${1:-5000}
 racers=${2:-40}
+large=${3:-50000}
+large_commits=${4:-20000}
+large_api=$((large * 4242 / 5000))
 api=$((files * 4242 / 5000)) # the file of the one-image case
 root=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
@@ -81,6 +89,29 @@ mkdir -p "$work/shared"
 	done
 } >"$work/shared/kustomization.yaml"
 seed shared "$work/shared"
+
+echo "generating a config repo of $large files and $large_commits commits"
+# One fast-import stream: the first commit adds every file, each later one
+# changes one of them, so the tip's tree is as large as the repo is.
+git init --quiet --bare --initial-branch=main "$work/srv/large.git"
+awk -v files="$large" -v commits="$large_commits" -v api="$large_api" '
+function file(i, rev,   image, body) {
+	image = (i == api) ? "ghcr.io/acme/api" : "ghcr.io/acme/svc" i
+	body = sprintf("# Service %d, revision %d.\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: svc%d\nspec:\n  template:\n    spec:\n      containers:\n        - name: app\n          image: %s:1.0.0   # bumped by CI\n", i, rev, i, image)
+	printf "M 100644 inline apps/team%d/svc%d/deployment.yaml\ndata %d\n%s\n", i % 50, i, length(body), body
+}
+function commit(n, msg) {
+	printf "commit refs/heads/main\ncommitter bench <bench@example.invalid> %d +0000\ndata %d\n%s\n", 1700000000 + n, length(msg), msg
+}
+BEGIN {
+	commit(0, "seed")
+	for (i = 0; i < files; i++) file(i, 0)
+	for (n = 1; n < commits; n++) {
+		commit(n, "change " n)
+		file((n * 7919) % files, n)
+	}
+}' | git -C "$work/srv/large.git" fast-import --quiet
+git -C "$work/srv/large.git" config uploadpack.allowFilter true
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 git daemon --listen=127.0.0.1 --port="$port" --base-path="$work/srv" --export-all \
@@ -158,3 +189,23 @@ if [ "$landed" -ne "$racers" ] || [ "$failed" -ne 0 ] || [ "$commits" -ne $((rac
 	echo "race: changes were lost" >&2
 	exit 1
 fi
+
+echo "case large: one image in one of $large files, $large_commits commits"
+large_dir="apps/team$((large_api % 50))/svc$large_api"
+# bump_large <name> <tag> [args...]: one bump of the large repo; checks the
+# change landed and prints its seconds.
+bump_large() {
+	local name=$1 tag=$2 secs
+	shift 2
+	secs=$(bump "$work/$name" --repository "$url/large.git" --image ghcr.io/acme/api --tag "$tag" "$@")
+	git -C "$work/srv/large.git" show "main:$large_dir/deployment.yaml" | grep -q "ghcr.io/acme/api:$tag   # bumped by CI" \
+		|| { echo "large: the change to $tag is not on the remote" >&2; exit 1; }
+	echo "$secs"
+}
+secs=$(bump_large large-paths 1.1.0 --paths "$large_dir")
+echo "one bump over $large files, paths naming one folder: ${secs}s (goal <= 1s)"
+secs=$(bump_large large-all 1.2.0)
+echo "one bump over $large files, every file read: ${secs}s"
+git -C "$work/srv/large.git" config uploadpack.allowFilter false
+secs=$(bump_large large-nofilter 1.3.0 --paths "$large_dir")
+echo "the same with paths, a server without filters (whole clone): ${secs}s"

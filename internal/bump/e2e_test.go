@@ -53,10 +53,21 @@ func requireGit(t *testing.T) {
 // newRemote serves a repository whose branch main holds files over git
 // smart HTTP (git http-backend on loopback). The server demands the token
 // as GitHub takes it (Basic x-access-token:<token>), so every run below
-// proves the token reaches git without showing anywhere.
+// proves the token reaches git without showing anywhere, and serves
+// partial clones as GitHub does.
 func newRemote(t *testing.T, files map[string]string) *remote {
+	return newRemoteWith(t, files, true)
+}
+
+// newRemoteWith is newRemote with a server that takes object filters or,
+// like a plain git http-backend, ignores them.
+func newRemoteWith(t *testing.T, files map[string]string, filters bool) *remote {
 	requireGit(t)
-	g := testenv.StartGitServer(t, testenv.WithBasicAuth("x-access-token", secretToken))
+	opts := []testenv.GitServerOption{testenv.WithBasicAuth("x-access-token", secretToken)}
+	if filters {
+		opts = append(opts, testenv.WithFilters())
+	}
+	g := testenv.StartGitServer(t, opts...)
 	url := g.NewRepo(t, "acme/config", files)
 	return &remote{t: t, server: g, url: url, bare: filepath.Join(g.Root, "acme", "config.git"), home: t.TempDir()}
 }

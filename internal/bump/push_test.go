@@ -50,9 +50,17 @@ func TestPushRefusedByHook(t *testing.T) {
 
 // The branch moves while the push is under way (the server loses the race
 // for the ref lock): the edit is made again on the new tip, which keeps
-// the other change, and the log says why it retried.
+// the other change, and the log says why it retried. So it goes with a
+// server that takes filters (a clone without blobs, those under paths
+// fetched) and one that does not (a whole clone).
 func TestPushRetriesMovedBranch(t *testing.T) {
-	r := newRemote(t, map[string]string{"deploy.yaml": deployment, "other/deploy.yaml": deployment})
+	t.Run("filters", func(t *testing.T) { testPushRetriesMovedBranch(t, true) })
+	t.Run("no filters", func(t *testing.T) { testPushRetriesMovedBranch(t, false) })
+}
+
+func testPushRetriesMovedBranch(t *testing.T, filters bool) {
+	skip := deployment + "# outside paths\n"
+	r := newRemoteWith(t, map[string]string{"deploy.yaml": deployment, "other/deploy.yaml": deployment, "skip/deploy.yaml": skip}, filters)
 	// Another pipeline's commit, on a side branch until the hook moves main
 	// to it during the first push.
 	dir := r.server.Clone(t, "acme/config")
@@ -70,7 +78,7 @@ func TestPushRetriesMovedBranch(t *testing.T) {
 fi
 exit 0
 `)
-	res := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "1.1.0")
+	res := runAction(t, nil, "--repository", r.url, "--token", secretToken, "--image", "ghcr.io/acme/api", "--tag", "1.1.0", "--paths", "deploy.yaml,other")
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stderr)
 	}
@@ -82,6 +90,9 @@ exit 0
 	}
 	if got, want := r.file("main", "other/deploy.yaml"), strings.Replace(deployment, "api:1.0.0", "api:1.1.0", 1); got != want {
 		t.Errorf("other/deploy.yaml:\n%s\nwant:\n%s", got, want)
+	}
+	if got := r.file("main", "skip/deploy.yaml"); got != skip {
+		t.Errorf("skip/deploy.yaml, outside paths, changed:\n%s", got)
 	}
 	if n := r.commits("main"); n != 3 {
 		t.Errorf("main has %d commits, want 3", n)

@@ -35,17 +35,17 @@ var (
 // are bounded by Options.Attempts.
 const QuickAttempts = 8
 
-// net runs a git command that talks to the remote. Each attempt ends after
+// net runs a git command that talks to the remote, with stdin as its input. Each attempt ends after
 // attemptLimit idle timeouts; a transient failure (refused, reset, timed
 // out, 5xx) is retried with jittered backoff, after reset when given, up
 // to r.attempts timed-out attempts or QuickAttempts in all. The error says
 // how often it was tried.
-func (r *Repo) net(ctx context.Context, dir string, reset func(), args ...string) (string, error) {
+func (r *Repo) net(ctx context.Context, dir string, stdin []byte, reset func(), args ...string) (string, error) {
 	limit := attemptLimit * r.timeout
 	timeouts := 0
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, limit)
-		out, err := r.run(actx, dir, nil, args...)
+		out, err := r.run(actx, dir, stdin, args...)
 		timedOut := ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded)
 		cancel()
 		if err == nil {

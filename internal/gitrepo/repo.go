@@ -91,6 +91,7 @@ type Repo struct {
 	env      []string
 	timeout  time.Duration
 	attempts int
+	have     map[string]bool // blobs fetched or written since the clone
 }
 
 // Options of Clone.
@@ -122,7 +123,7 @@ var passEnv = []string{
 
 // Clone makes a shallow single-branch clone of url into dir.
 func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
-	r := &Repo{Dir: dir, URL: url, Branch: o.Branch, timeout: cmp.Or(o.Timeout, DefaultTimeout), attempts: cmp.Or(o.Attempts, DefaultAttempts)}
+	r := &Repo{Dir: dir, URL: url, Branch: o.Branch, timeout: cmp.Or(o.Timeout, DefaultTimeout), attempts: cmp.Or(o.Attempts, DefaultAttempts), have: map[string]bool{}}
 	if o.Getenv != nil {
 		for _, k := range passEnv {
 			if v := o.Getenv(k); v != "" {
@@ -141,15 +142,19 @@ func Clone(ctx context.Context, url, dir string, o Options) (*Repo, error) {
 	}
 	// No checkout: writing thousands of files costs more than the clone;
 	// files are read from the object store and commits built from
-	// blobs without an index (Commit).
-	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout"}
+	// blobs without an index (Commit). No blobs either (a partial clone):
+	// Read fetches those of the files asked for, so a bump costs what its
+	// paths hold, not what the repo does. A server without filters ignores
+	// --filter with a warning and sends them all, which Read then has; the
+	// later fetches take the filter from the clone's config.
+	args := []string{"clone", "--quiet", "--depth", "1", "--no-tags", "--no-checkout", "--filter=blob:none"}
 	if o.Branch != "" {
 		args = append(args, "--branch", o.Branch)
 	}
 	args = append(args, "--", url, dir)
 	// A failed attempt may leave a partial clone that the next refuses to
 	// overwrite.
-	if _, err := r.net(ctx, "", func() { os.RemoveAll(dir) }, args...); err != nil {
+	if _, err := r.net(ctx, "", nil, func() { os.RemoveAll(dir) }, args...); err != nil {
 		return nil, err
 	}
 	if r.Branch == "" {
@@ -180,7 +185,11 @@ func (r *Repo) run(ctx context.Context, dir string, stdin []byte, args ...string
 	}
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimSpace(stderr.String() + "\n" + stdout.String())
-		err = fmt.Errorf("git %s: %w: %s", args[0], err, msg)
+		name := args[0]
+		if name == "-c" && len(args) > 2 {
+			name = args[2]
+		}
+		err = fmt.Errorf("git %s: %w: %s", name, err, msg)
 		if strings.Contains(msg, "Authentication failed") || strings.Contains(msg, "could not read Username") ||
 			strings.Contains(msg, "returned error: 401") || strings.Contains(msg, "returned error: 403") {
 			err = fmt.Errorf("%w (%w)", ErrAuth, err)
@@ -294,7 +303,7 @@ func (r *Repo) Replace(ctx context.Context, branch, expect string) error {
 // but which landed finds the branch at HEAD already: git reports it up to
 // date, the lease included, so retrying pushes is safe.
 func (r *Repo) push(ctx context.Context, args ...string) error {
-	_, err := r.net(ctx, r.Dir, nil, args...)
+	_, err := r.net(ctx, r.Dir, nil, nil, args...)
 	if err == nil {
 		return nil
 	}
@@ -359,7 +368,7 @@ func containsAny(s string, subs []string) bool {
 // Reset fetches branch's tip and moves HEAD to it, dropping local commits.
 func (r *Repo) Reset(ctx context.Context, branch string) error {
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+	if _, err := r.net(ctx, r.Dir, nil, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return err
 	}
 	_, err := r.Git(ctx, "update-ref", "HEAD", ref)
@@ -398,8 +407,12 @@ func (r *Repo) Files(ctx context.Context) ([]File, error) {
 	return files, nil
 }
 
-// Read returns the contents of files, in order, with one git process.
+// Read returns the contents of files, in order, with one git process and
+// at most one fetch.
 func (r *Repo) Read(ctx context.Context, files []File) ([][]byte, error) {
+	if err := r.fetchBlobs(ctx, files); err != nil {
+		return nil, err
+	}
 	var in bytes.Buffer
 	for _, f := range files {
 		in.WriteString(f.blob + "\n")
@@ -427,6 +440,34 @@ func (r *Repo) Read(ctx context.Context, files []File) ([][]byte, error) {
 	return res, nil
 }
 
+// fetchBlobs brings the blobs of files the partial clone may lack in one
+// fetch, as git's own lazy fetch does but for all at once: left to git,
+// each blob would cost a round trip of its own. Blobs already here are
+// not asked for again; a clone the server sent whole asks for nothing.
+func (r *Repo) fetchBlobs(ctx context.Context, files []File) error {
+	var in bytes.Buffer
+	var want []string
+	for _, f := range files {
+		if !r.have[f.blob] {
+			in.WriteString(f.blob + "\n")
+			want = append(want, f.blob)
+			r.have[f.blob] = true // once per blob, even if listed twice
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	_, err := r.net(ctx, r.Dir, in.Bytes(), nil, "-c", "fetch.negotiationAlgorithm=noop", "fetch", "--quiet", "--no-tags",
+		"--no-write-fetch-head", "--recurse-submodules=no", "--filter=blob:none", "--stdin", "origin")
+	if err != nil {
+		for _, b := range want {
+			delete(r.have, b)
+		}
+		return fmt.Errorf("fetch %d file(s): %w", len(want), err)
+	}
+	return nil
+}
+
 // WriteBlobs stores contents as blobs and returns their ids, in order,
 // with one git process whatever their number: one process per file cost
 // minutes on a repo-wide change.
@@ -450,6 +491,9 @@ func (r *Repo) WriteBlobs(ctx context.Context, contents [][]byte) ([]string, err
 	if len(ids) != len(contents) {
 		return nil, fmt.Errorf("git fast-import: %d blob ids for %d blobs", len(ids), len(contents))
 	}
+	for _, id := range ids {
+		r.have[id] = true
+	}
 	return ids, nil
 }
 
@@ -457,12 +501,12 @@ func (r *Repo) WriteBlobs(ctx context.Context, contents [][]byte) ([]string, err
 // returns its commit, tree and first parent, or sha "" when the branch
 // does not exist.
 func (r *Repo) RemoteCommit(ctx context.Context, branch string) (sha, tree, parent string, err error) {
-	out, err := r.net(ctx, r.Dir, nil, "ls-remote", "origin", "refs/heads/"+branch)
+	out, err := r.net(ctx, r.Dir, nil, nil, "ls-remote", "origin", "refs/heads/"+branch)
 	if err != nil || strings.TrimSpace(out) == "" {
 		return "", "", "", err
 	}
 	ref := "refs/remotes/origin/" + branch
-	if _, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
+	if _, err := r.net(ctx, r.Dir, nil, nil, "fetch", "--quiet", "--depth", "1", "--no-tags", "origin", "+refs/heads/"+branch+":"+ref); err != nil {
 		return "", "", "", err
 	}
 	if sha, err = r.Git(ctx, "rev-parse", "--verify", ref+"^{commit}"); err != nil {
@@ -481,7 +525,7 @@ var ErrNoShallowExclude = errors.New("the remote does not support fetching with 
 // of its trailer key. Only those commits are fetched, not base's history.
 func (r *Repo) CommitsNotOn(ctx context.Context, branch, base, key string) ([]Commit, error) {
 	ref := "refs/remotes/origin/" + branch
-	_, err := r.net(ctx, r.Dir, nil, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
+	_, err := r.net(ctx, r.Dir, nil, nil, "fetch", "--quiet", "--no-tags", "--shallow-exclude=refs/heads/"+base, "origin", "+refs/heads/"+branch+":"+ref)
 	switch {
 	case err != nil && strings.Contains(err.Error(), "no commits selected for shallow requests"):
 		return nil, nil // base reaches all of branch

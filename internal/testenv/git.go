@@ -56,9 +56,10 @@ type GitServer struct {
 	// Username and Password, when set, are required on every request.
 	Username, Password string
 
-	git    string
-	home   string
-	stderr *lockedBuffer
+	filters bool
+	git     string
+	home    string
+	stderr  *lockedBuffer
 
 	mu     sync.Mutex
 	pushes map[string]int
@@ -74,6 +75,13 @@ func WithBasicAuth(user, password string) GitServerOption {
 	return func(g *GitServer) {
 		g.Username, g.Password = user, password
 	}
+}
+
+// WithFilters lets clients fetch with object filters (uploadpack.allowFilter),
+// partial clones among them, as hosted forges do; git http-backend's own
+// default is to ignore them and send every object.
+func WithFilters() GitServerOption {
+	return func(g *GitServer) { g.filters = true }
 }
 
 // StartGitServer starts a git smart-HTTP server on 127.0.0.1 with an empty
@@ -110,6 +118,14 @@ func StartGitServer(t testing.TB, opts ...GitServerOption) *GitServer {
 			"GIT_CONFIG_VALUE_0=true",
 		},
 		Stderr: g.stderr,
+	}
+	if g.filters {
+		backend.Env = append(backend.Env, "GIT_CONFIG_KEY_1=uploadpack.allowFilter", "GIT_CONFIG_VALUE_1=true")
+		for i, kv := range backend.Env {
+			if kv == "GIT_CONFIG_COUNT=1" {
+				backend.Env[i] = "GIT_CONFIG_COUNT=2"
+			}
+		}
 	}
 	srv := httptest.NewServer(g.authenticate(g.countPushes(unchunk(backend))))
 	g.URL = srv.URL
