@@ -87,6 +87,9 @@ var transientMarkers = []string{
 	"the remote end hung up unexpectedly", "early eof", "unexpected disconnect", "connection closed",
 	"could not resolve host", "temporary failure in name resolution", "returned error: 5", "rpc failed",
 	"returned error: 429", "gnutls", "ssl_read", "ssl_write",
+	// git killed by SIGPIPE: the server closed the connection under it
+	// (git daemon past its --max-connections, a proxy restarting).
+	"broken pipe",
 }
 
 // slow reports whether git gave up waiting (curl's low-speed limit, a

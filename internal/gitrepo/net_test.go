@@ -181,6 +181,8 @@ func TestTransient(t *testing.T) {
 		"fatal: unable to access 'http://h/x.git/': The requested URL returned error: 502":                                       true,
 		"fatal: unable to access 'http://h/x.git/': Recv failure: Connection reset by peer":                                      true,
 		"fatal: Authentication failed for 'http://h/x.git/'":                                                                     false,
+		"git clone: signal: broken pipe: ":                                                                                       true,
+		"fatal: write error: Broken pipe":                                                                                        true,
 		"fatal: repository 'http://h/x.git/' not found":                                                                          false,
 		"fatal: no commits selected for shallow requests\nfatal: the remote end hung up unexpectedly":                            false,
 		"! [rejected] HEAD -> main (fetch first)\nerror: failed to push some refs":                                               false,
