@@ -170,7 +170,7 @@ for i in "${!pids[@]}"; do
 	if ! wait "${pids[$i]}"; then
 		failed=$((failed + 1))
 		echo "bumper $i failed:" >&2
-		tail -n 3 "$work/race$i.err" >&2
+		grep -v "^push attempt" "$work/race$i.err" | tail -n 12 >&2
 	fi
 done
 end=$(date +%s.%N)

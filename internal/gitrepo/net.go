@@ -78,7 +78,7 @@ func (r *Repo) net(ctx context.Context, dir string, stdin []byte, reset func(), 
 var permanentMarkers = []string{
 	"authentication failed", "could not read username", "returned error: 401", "returned error: 403", "returned error: 404",
 	"not found", "does not appear to be a git repository", "couldn't find remote ref", "no commits selected",
-	"does not support", "[rejected]", "[remote rejected]", "permission denied",
+	"does not support", "[rejected]", "[remote rejected]", "permission denied", "repository not exported",
 }
 
 var transientMarkers = []string{
@@ -90,6 +90,9 @@ var transientMarkers = []string{
 	// git killed by SIGPIPE: the server closed the connection under it
 	// (git daemon past its --max-connections, a proxy restarting).
 	"broken pipe",
+	// All git says when a git:// daemon drops a connection past its limit;
+	// a missing repository or refused key adds a permanent marker above.
+	"could not read from remote repository",
 }
 
 // slow reports whether git gave up waiting (curl's low-speed limit, a
