@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -120,8 +121,11 @@ func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[str
 	for i, d := range crds {
 		objs[i] = d.Object
 	}
+	// The CRDs of a base come once with every overlay that includes it:
+	// each distinct one is converted once.
+	converted := map[[sha256.Size]byte]map[string]map[string]any{}
 	for _, d := range crds {
-		s, err := k8sschema.FromCRD(d.Object, cfg.Strict)
+		s, err := convertOnce(converted, d, cfg.Strict)
 		if err != nil {
 			file, line := d.At(nil)
 			findings = append(findings, report.Finding{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
@@ -133,4 +137,22 @@ func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[str
 		}
 	}
 	return out, policy.NewScope(objs), findings, nil
+}
+
+// convertOnce is k8sschema.FromCRD of d, taken from done when a CRD of
+// the same content was converted before.
+func convertOnce(done map[[sha256.Size]byte]map[string]map[string]any, d *Doc, strict bool) (map[string]map[string]any, error) {
+	b, err := json.Marshal(d.Object)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(b)
+	if s, ok := done[sum]; ok {
+		return s, nil
+	}
+	s, err := k8sschema.FromCRD(d.Object, strict)
+	if err == nil {
+		done[sum] = s
+	}
+	return s, err
 }

@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/yannh/kubeconform/pkg/resource"
 	"github.com/yannh/kubeconform/pkg/validator"
@@ -24,6 +26,40 @@ type schemaChecker struct {
 	v       validator.Validator
 	minor   string
 	cleanup func()
+
+	// results holds the verdict on each distinct document: the CRDs
+	// and objects of a base come again with every overlay over it.
+	mu      sync.Mutex
+	results map[checkKey]*checkResult
+}
+
+type checkKey struct {
+	file string
+	sum  [sha256.Size]byte
+}
+
+type checkResult struct {
+	once sync.Once
+	res  validator.Result
+}
+
+// validate is the validator's result for b, the JSON of a document of
+// file, computed once for each distinct content.
+func (s *schemaChecker) validate(file string, b []byte) validator.Result {
+	k := checkKey{file, sha256.Sum256(b)}
+	s.mu.Lock()
+	r, ok := s.results[k]
+	if !ok {
+		r = &checkResult{}
+		s.results[k] = r
+	}
+	s.mu.Unlock()
+	r.once.Do(func() {
+		r.res = s.v.ValidateResource(resource.Resource{Path: file, Bytes: b})
+		// Not kept: the document may be megabytes.
+		r.res.Resource = resource.Resource{}
+	})
+	return r.res
 }
 
 // schemaPath lays schemas out the way the template below reads them.
@@ -95,7 +131,7 @@ func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map
 		cleanup()
 		return nil, usageErr("schema-location", "%w", err)
 	}
-	return &schemaChecker{v: v, minor: minor, cleanup: cleanup}, nil
+	return &schemaChecker{v: v, minor: minor, cleanup: cleanup, results: map[checkKey]*checkResult{}}, nil
 }
 
 func (s *schemaChecker) check(d *Doc) []report.Finding {
@@ -105,7 +141,7 @@ func (s *schemaChecker) check(d *Doc) []report.Finding {
 		file, line := d.At(nil)
 		return []report.Finding{{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(), Message: fmt.Sprintf("cannot be checked against its schema: %v", err)}}
 	}
-	res := s.v.ValidateResource(resource.Resource{Path: d.File, Bytes: b})
+	res := s.validate(d.File, b)
 	r := d.Resource()
 	switch res.Status {
 	case validator.Invalid:

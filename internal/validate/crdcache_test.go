@@ -1,0 +1,97 @@
+package validate
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const cacheCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+`
+
+// overlayCopies is the same base rendered by n overlays: one CRD and one
+// bad Widget per overlay, each its own document.
+func overlayCopies(t *testing.T, n int) []*Doc {
+	t.Helper()
+	var docs []*Doc
+	for range n {
+		ds, fs := parseDocs("base/crd.yaml", []byte(cacheCRD), 0)
+		if len(fs) > 0 || len(ds) != 1 {
+			t.Fatalf("parsing the CRD: %v", fs)
+		}
+		w, fs := parseDocs("base/widget.yaml", []byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: big\n"), 0)
+		if len(fs) > 0 || len(w) != 1 {
+			t.Fatalf("parsing the Widget: %v", fs)
+		}
+		docs = append(docs, ds[0], w[0])
+	}
+	return docs
+}
+
+// A base's CRDs come once per overlay: each distinct CRD is converted,
+// and each distinct document validated, once, and every copy still gets
+// its findings.
+func TestSameCRDConvertedAndCheckedOnce(t *testing.T) {
+	docs := overlayCopies(t, 7)
+	converted := map[[32]byte]map[string]map[string]any{}
+	first, err := convertOnce(converted, docs[0], true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs[2:] {
+		if !isCRD(d) {
+			continue
+		}
+		s, err := convertOnce(converted, d, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(s) != fmt.Sprint(first) {
+			t.Fatalf("a copy of the CRD converted to another schema")
+		}
+	}
+	if len(converted) != 1 {
+		t.Errorf("7 copies of one CRD converted %d times, want once", len(converted))
+	}
+
+	cfg := Config{Strict: true, SchemaLocations: []string{"default"}}
+	sc, err := newSchemaChecker(cfg, "1.33", docs, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.cleanup()
+	for i, d := range docs {
+		fs := sc.check(d)
+		if isCRD(d) {
+			if len(fs) != 0 {
+				t.Errorf("copy %d of the CRD: %v", i/2, fs)
+			}
+			continue
+		}
+		if len(fs) != 1 || !strings.Contains(fs[0].Message, "spec/size") || fs[0].File != "base/widget.yaml" || fs[0].Line != 5 {
+			t.Errorf("copy %d of the Widget: got %v, want one error at base/widget.yaml:5 on spec/size", i/2, fs)
+		}
+	}
+	if len(sc.results) != 2 {
+		t.Errorf("14 documents of 2 distinct contents validated %d times, want 2", len(sc.results))
+	}
+}
