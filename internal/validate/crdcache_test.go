@@ -95,3 +95,26 @@ func TestSameCRDConvertedAndCheckedOnce(t *testing.T) {
 		t.Errorf("14 documents of 2 distinct contents validated %d times, want 2", len(sc.results))
 	}
 }
+
+// The objects a base renders into every overlay are decoded and held
+// once; one with findings is parsed again, so each copy keeps them.
+func TestRenderedObjectsDecodedOnce(t *testing.T) {
+	c := newSourceCache(nil)
+	var objs []map[string]any
+	for _, file := range []string{"overlays/a/kustomization.yaml", "overlays/b/kustomization.yaml"} {
+		ds, fs := c.parseRendered(file, []byte(cacheCRD))
+		if len(fs) != 0 || len(ds) != 1 || ds[0].File != file {
+			t.Fatalf("%s: got %d docs, findings %v", file, len(ds), fs)
+		}
+		objs = append(objs, ds[0].Object)
+	}
+	if fmt.Sprintf("%p", objs[0]) != fmt.Sprintf("%p", objs[1]) {
+		t.Errorf("the same rendered CRD was decoded twice")
+	}
+	dup := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: x, a: y}\n")
+	for _, file := range []string{"overlays/a/kustomization.yaml", "overlays/b/kustomization.yaml"} {
+		if _, fs := c.parseRendered(file, dup); len(fs) != 1 || fs[0].File != file {
+			t.Errorf("%s: duplicate key findings %v, want one in this file", file, fs)
+		}
+	}
+}

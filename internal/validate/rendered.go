@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -20,10 +21,34 @@ type sourceCache struct {
 	roots *render.Roots
 	mu    sync.Mutex
 	files map[string][]*Doc
+	// rendered holds the decoded object of each distinct rendered
+	// document: a base's objects come once with every overlay over it,
+	// and are decoded and held once.
+	rendered map[[sha256.Size]byte]map[string]any
 }
 
 func newSourceCache(roots *render.Roots) *sourceCache {
-	return &sourceCache{roots: roots, files: map[string][]*Doc{}}
+	return &sourceCache{roots: roots, files: map[string][]*Doc{}, rendered: map[[sha256.Size]byte]map[string]any{}}
+}
+
+// parseRendered is parseDocs of one rendered object. An object decoded
+// before without findings is not decoded again; its copies share it,
+// which the checks only read.
+func (c *sourceCache) parseRendered(file string, b []byte) ([]*Doc, []report.Finding) {
+	sum := sha256.Sum256(b)
+	c.mu.Lock()
+	obj, ok := c.rendered[sum]
+	c.mu.Unlock()
+	if ok {
+		return []*Doc{{File: file, Line: 1, Object: obj}}, nil
+	}
+	ds, fs := parseDocs(file, b, 0)
+	if len(ds) == 1 && len(fs) == 0 && ds[0].Object != nil {
+		c.mu.Lock()
+		c.rendered[sum] = ds[0].Object
+		c.mu.Unlock()
+	}
+	return ds, fs
 }
 
 func (c *sourceCache) docs(file string) []*Doc {
@@ -109,7 +134,7 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 	var patches []patch
 	var patchesOnce sync.Once
 	for _, o := range objs {
-		ds, pf := parseDocs(kfile, o.YAML, 0)
+		ds, pf := sources.parseRendered(kfile, o.YAML)
 		fs = append(fs, pf...)
 		for _, d := range ds {
 			src := o.Source
