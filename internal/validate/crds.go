@@ -142,11 +142,10 @@ func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[str
 // convertOnce is k8sschema.FromCRD of d, taken from done when a CRD of
 // the same content was converted before.
 func convertOnce(done map[[sha256.Size]byte]map[string]map[string]any, d *Doc, strict bool) (map[string]map[string]any, error) {
-	b, err := json.Marshal(d.Object)
+	sum, err := contentSum(d)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(b)
 	if s, ok := done[sum]; ok {
 		return s, nil
 	}
@@ -155,4 +154,17 @@ func convertOnce(done map[[sha256.Size]byte]map[string]map[string]any, d *Doc, s
 		done[sum] = s
 	}
 	return s, err
+}
+
+// contentSum identifies d's content: the hash of the YAML it was
+// rendered from, or else of its JSON.
+func contentSum(d *Doc) ([sha256.Size]byte, error) {
+	if d.sum != ([sha256.Size]byte{}) {
+		return d.sum, nil
+	}
+	b, err := json.Marshal(d.Object)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(b), nil
 }

@@ -34,6 +34,9 @@ type Doc struct {
 	// trace maps a field path to a line in another file (kustomize
 	// origins, Helm templates); nil means Node is the source.
 	trace func(path []string) (file string, line int)
+	// sum is the sha256 of the rendered YAML the document was decoded
+	// from, zero when not known: copies of one base object share it.
+	sum [32]byte
 }
 
 // Resource names the document's object.

@@ -40,10 +40,11 @@ func (c *sourceCache) parseRendered(file string, b []byte) ([]*Doc, []report.Fin
 	obj, ok := c.rendered[sum]
 	c.mu.Unlock()
 	if ok {
-		return []*Doc{{File: file, Line: 1, Object: obj}}, nil
+		return []*Doc{{File: file, Line: 1, Object: obj, sum: sum}}, nil
 	}
 	ds, fs := parseDocs(file, b, 0)
 	if len(ds) == 1 && len(fs) == 0 && ds[0].Object != nil {
+		ds[0].sum = sum
 		c.mu.Lock()
 		c.rendered[sum] = ds[0].Object
 		c.mu.Unlock()

@@ -41,12 +41,22 @@ type checkKey struct {
 type checkResult struct {
 	once sync.Once
 	res  validator.Result
+	err  error
 }
 
-// validate is the validator's result for b, the JSON of a document of
-// file, computed once for each distinct content.
-func (s *schemaChecker) validate(file string, b []byte) validator.Result {
-	k := checkKey{file, sha256.Sum256(b)}
+// validate is the validator's result for d, computed once for each
+// distinct content of each file; the JSON is made only for the first.
+func (s *schemaChecker) validate(d *Doc) (validator.Result, error) {
+	var b []byte
+	sum := d.sum
+	if sum == ([sha256.Size]byte{}) {
+		var err error
+		if b, err = json.Marshal(d.Object); err != nil {
+			return validator.Result{}, err
+		}
+		sum = sha256.Sum256(b)
+	}
+	k := checkKey{d.File, sum}
 	s.mu.Lock()
 	r, ok := s.results[k]
 	if !ok {
@@ -55,11 +65,16 @@ func (s *schemaChecker) validate(file string, b []byte) validator.Result {
 	}
 	s.mu.Unlock()
 	r.once.Do(func() {
-		r.res = s.v.ValidateResource(resource.Resource{Path: file, Bytes: b})
+		if b == nil {
+			if b, r.err = json.Marshal(d.Object); r.err != nil {
+				return
+			}
+		}
+		r.res = s.v.ValidateResource(resource.Resource{Path: d.File, Bytes: b})
 		// Not kept: the document may be megabytes.
 		r.res.Resource = resource.Resource{}
 	})
-	return r.res
+	return r.res, r.err
 }
 
 // schemaPath lays schemas out the way the template below reads them.
@@ -135,13 +150,12 @@ func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map
 }
 
 func (s *schemaChecker) check(d *Doc) []report.Finding {
-	b, err := json.Marshal(d.Object)
+	res, err := s.validate(d)
 	if err != nil {
 		// An object that cannot be checked is not a pass.
 		file, line := d.At(nil)
 		return []report.Finding{{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(), Message: fmt.Sprintf("cannot be checked against its schema: %v", err)}}
 	}
-	res := s.validate(d.File, b)
 	r := d.Resource()
 	switch res.Status {
 	case validator.Invalid:
