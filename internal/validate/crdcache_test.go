@@ -118,3 +118,24 @@ func TestRenderedObjectsDecodedOnce(t *testing.T) {
 		}
 	}
 }
+
+// The APIs a CRD adds to .Capabilities, read without copying the CRD.
+func TestCRDAPIs(t *testing.T) {
+	head := "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata: {name: w}\n"
+	for spec, want := range map[string]string{
+		"spec: {group: example.com, names: {kind: W}, versions: [{name: v1}, {name: v2, served: false}, {name: v3, served: true}]}": "[example.com/v1/W example.com/v3/W]",
+		"spec: {group: example.com, version: v1beta1, names: {kind: W}}":                                                            "[example.com/v1beta1/W]",
+		"spec: {group: example.com, names: {kind: W}, versions: [{name: v1, served: \"yes\"}]}":                                     "[]",
+		"spec: {group: example.com, names: {kind: 3}, versions: [{name: v1}]}":                                                      "[]",
+		"spec: {names: {kind: W}, versions: [{name: v1}]}":                                                                          "[]",
+		"spec: {group: example.com, names: {kind: W}, versions: {name: v1}}":                                                        "[]",
+	} {
+		ds, fs := parseDocs("crd.yaml", []byte(head+spec+"\n"), 0)
+		if len(fs) != 0 || len(ds) != 1 {
+			t.Fatalf("%s: %v", spec, fs)
+		}
+		if got := fmt.Sprint(crdAPIs(ds[0])); got != want {
+			t.Errorf("%s: got %s, want %s", spec, got, want)
+		}
+	}
+}

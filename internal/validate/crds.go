@@ -15,42 +15,50 @@ import (
 )
 
 // crdAPIs lists the "group/version/Kind" each served version of a
-// CustomResourceDefinition adds to the cluster.
+// CustomResourceDefinition adds to the cluster. It reads the few fields
+// it needs in place: a CRD set may be megabytes, and this runs for every
+// copy of it. A field of the wrong type makes it no API, as a decoder
+// would refuse it.
 func crdAPIs(d *Doc) []string {
-	var crd struct {
-		Spec struct {
-			Group   string `json:"group"`
-			Version string `json:"version"`
-			Names   struct {
-				Kind string `json:"kind"`
-			} `json:"names"`
-			Versions []struct {
-				Name   string `json:"name"`
-				Served *bool  `json:"served"`
-			} `json:"versions"`
-		} `json:"spec"`
+	if !isCRD(d) {
+		return nil
 	}
-	if !isCRD(d) || remarshal(d.Object, &crd) != nil || crd.Spec.Group == "" || crd.Spec.Names.Kind == "" {
+	spec, ok := optional[map[string]any](d.Object["spec"])
+	names, ok2 := optional[map[string]any](spec["names"])
+	group, ok3 := optional[string](spec["group"])
+	kind, ok4 := optional[string](names["kind"])
+	version, ok5 := optional[string](spec["version"])
+	versions, ok6 := optional[[]any](spec["versions"])
+	if !ok || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 || group == "" || kind == "" {
 		return nil
 	}
 	var out []string
-	if crd.Spec.Version != "" {
-		out = append(out, crd.Spec.Group+"/"+crd.Spec.Version+"/"+crd.Spec.Names.Kind)
+	if version != "" {
+		out = append(out, group+"/"+version+"/"+kind)
 	}
-	for _, v := range crd.Spec.Versions {
-		if v.Name != "" && (v.Served == nil || *v.Served) {
-			out = append(out, crd.Spec.Group+"/"+v.Name+"/"+crd.Spec.Names.Kind)
+	for _, e := range versions {
+		v, ok := optional[map[string]any](e)
+		name, ok2 := optional[string](v["name"])
+		served, ok3 := v["served"].(bool)
+		if !ok || !ok2 || (!ok3 && v["served"] != nil) {
+			return nil
+		}
+		if name != "" && (!ok3 || served) {
+			out = append(out, group+"/"+name+"/"+kind)
 		}
 	}
 	return out
 }
 
-func remarshal(in, out any) error {
-	b, err := json.Marshal(in)
-	if err != nil {
-		return err
+// optional is v as a T, or T's zero value when v is absent or null; ok
+// is false only when v is there with another type.
+func optional[T any](v any) (T, bool) {
+	if v == nil {
+		var zero T
+		return zero, true
 	}
-	return json.Unmarshal(b, out)
+	t, ok := v.(T)
+	return t, ok
 }
 
 func isCRD(d *Doc) bool {
