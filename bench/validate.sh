@@ -2,8 +2,8 @@
 # Benchmark of validate-config against kubeconform -strict followed by
 # conftest test, on a generated corpus (10,000 resources in 2,000 files by
 # default) with the same schemas and the same Rego. Prints wall time and
-# peak RSS of each and the ratio. Goal: ours ≤ 0.5 × theirs together,
-# peak RSS ≤ 200 MB. Usage: bench/validate.sh [files]
+# peak RSS of each and the ratio. Goal: ours ≤ 0.3 × theirs together,
+# peak RSS ≤ 160 MB. Usage: bench/validate.sh [files]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-2000}
@@ -44,5 +44,5 @@ awk -v ow="$ow" -v orss="$orss" -v kw="$kw" -v krss="$krss" -v cw="$cw" -v crss=
 	theirs = kw + cw; peak = (krss > crss ? krss : crss)
 	printf "kubeconform+conftest %.2f s, peak %d MB\n", theirs, peak / 1024
 	printf "ratio (ours/theirs): time %.2f, peak RSS %.2f\n", ow / theirs, orss / peak
-	printf "goal: time ratio <= 0.5 and peak RSS <= 200 MB: %s\n", (ow <= 0.5 * theirs && orss <= 200 * 1024) ? "met" : "NOT met"
+	printf "goal: time ratio <= 0.3 and peak RSS <= 160 MB: %s\n", (ow <= 0.3 * theirs && orss <= 160 * 1024) ? "met" : "NOT met"
 }'
