@@ -33,6 +33,19 @@ func (m manifest) MediaType() (types.MediaType, error) { return types.OCIManifes
 // Push uploads doc as an artifact of artifactType referring to subject and
 // returns its digest reference.
 func Push(sub Subject, artifactType string, doc []byte, annotations map[string]string, opts ...remote.Option) (name.Digest, error) {
+	// The config is the empty blob but carries artifactType as its media
+	// type too: registries that list referrers by config media type (as
+	// before OCI 1.1's artifactType field) then report the same type.
+	return push(sub, artifactType, types.MediaType(artifactType), doc, annotations, opts...)
+}
+
+// PushEmptyConfig is Push with the config typed as the OCI empty
+// descriptor, the layout cosign writes its Sigstore bundles in.
+func PushEmptyConfig(sub Subject, artifactType string, doc []byte, annotations map[string]string, opts ...remote.Option) (name.Digest, error) {
+	return push(sub, artifactType, EmptyMediaType, doc, annotations, opts...)
+}
+
+func push(sub Subject, artifactType string, configType types.MediaType, doc []byte, annotations map[string]string, opts ...remote.Option) (name.Digest, error) {
 	config := static.NewLayer([]byte("{}"), EmptyMediaType)
 	layer := static.NewLayer(doc, types.MediaType(artifactType))
 	for _, l := range []v1.Layer{config, layer} {
@@ -48,10 +61,7 @@ func Push(sub Subject, artifactType string, doc []byte, annotations map[string]s
 		sz, err := l.Size()
 		return v1.Descriptor{MediaType: mt, Digest: d, Size: sz}, err
 	}
-	// The config is the empty blob but carries artifactType as its media
-	// type too: registries that list referrers by config media type (as
-	// before OCI 1.1's artifactType field) then report the same type.
-	cd, err := desc(config, types.MediaType(artifactType))
+	cd, err := desc(config, configType)
 	if err != nil {
 		return name.Digest{}, err
 	}

@@ -5,6 +5,7 @@ import (
 	"io"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/build"
 	"github.com/gitops-actions/gitops-actions/internal/bump"
 	"github.com/gitops-actions/gitops-actions/internal/pipeline"
@@ -31,6 +32,7 @@ func configParser[C any](f func(*action.Inputs) (C, error)) func(*action.Inputs)
 var Actions = map[string]Action{
 	"build":           {build.Main, configParser(build.ParseConfig), "build"},
 	"scan":            {scan.Main, configParser(scan.ParseConfig), "scan"},
+	"attest":          {attest.Main, configParser(attest.ParseConfig), "attest"},
 	"bump-manifest":   {bump.Main, configParser(bump.ParseConfig), "bump"},
 	"validate-config": {validate.Main, configParser(validate.ParseConfig), "validate"},
 	"prune-images":    {prune.Main, configParser(prune.ParseConfig), "prune"},

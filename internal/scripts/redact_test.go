@@ -16,6 +16,7 @@ import (
 var execArgs = map[string][]string{
 	"build":           {"--image", "127.0.0.1:1/acme/app", "--context", "URL", "--registry-username", "ci"},
 	"scan":            {"--path", "URL"},
+	"attest":          {"--image-ref", "127.0.0.1:1/acme/app@sha256:" + strings.Repeat("0", 64), "--signing", "key", "--rekor-url", "URL", "--registry-username", "ci"},
 	"bump-manifest":   {"--repository", "URL", "--image", "ghcr.io/acme/app", "--tag", "v1.2.3"},
 	"validate-config": {"--path", "URL"},
 	"prune-images":    {"--repository", "127.0.0.1:1/acme/app", "--provider", "ghcr", "--github-api-url", "URL", "--registry-username", "ci"},
