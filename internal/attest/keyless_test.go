@@ -270,3 +270,12 @@ func tamper(t *testing.T, raw []byte) []byte {
 func (s *testSigstore) otherRoot(t *testing.T) root.TrustedMaterial {
 	return startTestSigstore(t).TrustedRoot(t)
 }
+
+func mustDigest(t *testing.T, ref string) name.Digest {
+	t.Helper()
+	d, err := name.NewDigest(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
