@@ -247,6 +247,31 @@ func TestKeylessEndToEnd(t *testing.T) {
 	if _, err := verifyBundle(ss.otherRoot(t), raw, testIssuer, idRE, platformDigests[0]); err == nil {
 		t.Error("accepted a bundle under another instance's trusted root")
 	}
+
+	// cosign v3.1.3 accepts the keyless bundles too, given the instance's
+	// trusted root (the loopback Fulcio has no CT log: SCTs are not asked).
+	cosign := testenv.CLI(t, testenv.CosignModule, testenv.CosignVersion)
+	trJSON, err := tr.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	trFile := writeFile(t, dir, "trusted_root.json", string(trJSON))
+	cfg := dockerConfig(t, reg.Host, "ci", "ci-pass")
+	flags := func(identity string) []string {
+		return []string{"--trusted-root", trFile, "--certificate-identity", identity, "--certificate-oidc-issuer", testIssuer,
+			"--insecure-ignore-sct", "--allow-http-registry", "--allow-insecure-registry"}
+	}
+	for _, s := range subjects {
+		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify"}, flags(testIdentity)...), s)...); err != nil {
+			t.Errorf("cosign verify (keyless) %s: %v\n%s", s, err, out)
+		}
+		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, flags(testIdentity)...), s)...); err != nil {
+			t.Errorf("cosign verify-attestation (keyless) %s: %v\n%s", s, err, out)
+		}
+	}
+	if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify"}, flags("https://github.com/evil/x/.github/workflows/a.yml@refs/heads/main")...), subjects[0])...); err == nil {
+		t.Errorf("cosign verify accepted another workflow identity:\n%s", out)
+	}
 }
 
 // tamper rewrites the builder id inside the bundle's DSSE payload.
