@@ -7,8 +7,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,6 +119,12 @@ func TestUnreachable(t *testing.T) {
 	auth := []string{"--registry-username", "ci", "--registry-password", "ci-pass"}
 	keyEnv := merge(githubEnv, map[string]string{"INPUT_KEY": encryptedKey(t, "pw"), "INPUT_KEY-PASSWORD": "pw"})
 	gone := closedURL(t)
+	var busyHits atomic.Int32
+	busy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		busyHits.Add(1)
+		http.Error(w, "overloaded", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(busy.Close)
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
@@ -123,6 +132,8 @@ func TestUnreachable(t *testing.T) {
 		want string
 	}{
 		{"fulcio", merge(githubEnv, ss.Env()), append([]string{"--image-ref", ref, "--fulcio-url", gone, "--rekor-url", ss.Rekor.URL}, auth...), "signing certificate"},
+		{"fulcio answering 503", merge(githubEnv, ss.Env()), append([]string{"--image-ref", ref, "--fulcio-url", busy.URL, "--rekor-url", ss.Rekor.URL}, auth...), "503"},
+		{"rekor answering 503", keyEnv, append([]string{"--image-ref", ref, "--signing", "key", "--rekor-url", busy.URL}, auth...), "503"},
 		{"rekor", keyEnv, append([]string{"--image-ref", ref, "--signing", "key", "--rekor-url", gone}, auth...), "transparency log"},
 		{"registry", keyEnv, append([]string{"--image-ref", strings.Replace(ref, reg.Host, strings.TrimPrefix(gone, "http://"), 1), "--signing", "key", "--tlog-upload=false"}, auth...), "fetching"},
 	} {
@@ -143,6 +154,9 @@ func TestUnreachable(t *testing.T) {
 	}
 	if got := bundleCount(t, reg, ref); got != 0 {
 		t.Errorf("%d bundles attached although signing failed", got)
+	}
+	if got := busyHits.Load(); got != 4 {
+		t.Errorf("the overloaded services got %d requests, want 2 tries each", got)
 	}
 }
 
