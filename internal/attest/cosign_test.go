@@ -125,3 +125,46 @@ func verifiedStatements(out string) string {
 	}
 	return b.String()
 }
+
+// A key-signed bundle with its Rekor entry: cosign checks the entry
+// against the instance's trusted root, without --insecure-ignore-tlog.
+func TestCosignVerifiesKeyWithTransparencyLog(t *testing.T) {
+	cosign := testenv.CLI(t, testenv.CosignModule, testenv.CosignVersion)
+	key, pub := cosignKeyPair(t, cosign, "pw-2")
+	ss := startTestSigstore(t)
+	reg := testenv.StartRegistry(t, "ci", "ci-pass")
+	digest := testenv.PushRandomImage(t, reg, "app:v1")
+	ref := reg.Ref("app") + "@" + digest.String()
+	r := runAttest(t, merge(githubEnv, map[string]string{"INPUT_KEY": key, "INPUT_KEY-PASSWORD": "pw-2"}),
+		"--image-ref", ref, "--signing", "key", "--rekor-url", ss.Rekor.URL,
+		"--registry-username", "ci", "--registry-password", "ci-pass")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s", r.code, r)
+	}
+	if got := ss.rekorCalls.Load(); got != 2 {
+		t.Errorf("Rekor got %d entries, want 2 (signature, provenance)", got)
+	}
+	trJSON, err := ss.TrustedRoot(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := writeFile(t, t.TempDir(), "trusted_root.json", string(trJSON))
+	cfg := dockerConfig(t, reg.Host, "ci", "ci-pass")
+	flags := []string{"--key", pub, "--trusted-root", tr, "--allow-http-registry", "--allow-insecure-registry"}
+	if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify"}, flags...), ref)...); err != nil {
+		t.Errorf("cosign verify --key with the log: %v\n%s", err, out)
+	}
+	if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, flags...), ref)...); err != nil {
+		t.Errorf("cosign verify-attestation --key with the log: %v\n%s", err, out)
+	}
+	// Under another instance's log key the entries do not verify.
+	otherJSON, err := startTestSigstore(t).TrustedRoot(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := writeFile(t, t.TempDir(), "trusted_root.json", string(otherJSON))
+	out, err := runCosign(t, cosign, cfg, "verify", "--key", pub, "--trusted-root", other, "--allow-http-registry", "--allow-insecure-registry", ref)
+	if err == nil || !strings.Contains(out, "log inclusion") {
+		t.Errorf("cosign did not refuse the entries for the log key (err %v):\n%s", err, out)
+	}
+}
