@@ -56,6 +56,8 @@ func TestDependencyRules(t *testing.T) {
 	forbidden := map[string][]string{
 		// The config gate stays small and offline: no image scanners in it.
 		"/internal/validate": {"github.com/aquasecurity/trivy", "github.com/anchore/syft"},
+		// Signing needs sigstore-go, not all of cosign (a 140 MB CLI) nor a scanner.
+		"/internal/attest": {"github.com/sigstore/cosign", "github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm"},
 		// The runtime and report are shared by everything: keep them light.
 		"/internal/action": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm", "github.com/open-policy-agent/opa"},
 		"/internal/report": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm", "github.com/open-policy-agent/opa"},
