@@ -44,9 +44,6 @@ func (d *Decoded) Distro() string {
 	return r.ID + "-" + r.VersionID
 }
 
-// Packages is how many packages the SBOM lists.
-func (d *Decoded) Packages() int { return d.SBOM.Artifacts.Packages.PackageCount() }
-
 // DecodeSBOM identifies doc with syft's decoders and decodes it. Only the
 // three JSON formats this action writes are accepted: syft also reads
 // plain purl or CPE lists, which would turn any text into an empty SBOM.
@@ -122,7 +119,11 @@ func RunSBOM(ctx context.Context, d *Decoded, name string) (*Result, error) {
 		return nil, fmt.Errorf("rescanning the SBOM of %q: %w", name, err)
 	}
 	rep.ArtifactName = name
-	r := &Result{Report: rep, Packages: d.Packages(), purls: purls}
+	n := 0
+	for _, res := range rep.Results {
+		n += len(res.Packages)
+	}
+	r := &Result{Report: rep, Packages: n, purls: purls}
 	r.encode = func(w io.Writer, format string) error { return encodeSyft(w, format, d.SBOM) }
 	return r, nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/gitops-actions/gitops-actions/internal/referrer"
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
@@ -71,6 +72,18 @@ func (r rescanRegistry) push(t *testing.T, repo string, img v1.Image) name.Refer
 		t.Fatal(err)
 	}
 	if err := remote.Write(ref, img, r.opts...); err != nil {
+		t.Fatal(err)
+	}
+	return ref
+}
+
+func (r rescanRegistry) pushIndex(t *testing.T, repo string, idx v1.ImageIndex) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(r.host + "/" + repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx, r.opts...); err != nil {
 		t.Fatal(err)
 	}
 	return ref
@@ -224,13 +237,7 @@ func TestRescanAttachedIndex(t *testing.T) {
 			idx := mutate.AppendManifests(empty.Index,
 				mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 				mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
-			ref, err := name.ParseReference(reg.host + "/acme/multi:1.0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := remote.WriteIndex(ref, idx, reg.opts...); err != nil {
-				t.Fatal(err)
-			}
+			ref := reg.pushIndex(t, "acme/multi:1.0", idx)
 			// Attach an SBOM to each platform manifest, as a scan of it by digest does.
 			want := map[string][]string{}
 			for plat, img := range map[string]v1.Image{"linux/amd64": amd, "linux/arm64": arm} {
@@ -273,13 +280,7 @@ func TestRescanAttachedIndex(t *testing.T) {
 			// A new platform without an SBOM.
 			idx2 := mutate.AppendManifests(idx, mutate.IndexAddendum{Add: mutate.ConfigMediaType(arm, "application/vnd.oci.image.config.v1+json"),
 				Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "s390x"}}})
-			ref2, err := name.ParseReference(reg.host + "/acme/multi:2.0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := remote.WriteIndex(ref2, idx2, reg.opts...); err != nil {
-				t.Fatal(err)
-			}
+			ref2 := reg.pushIndex(t, "acme/multi:2.0", idx2)
 			r = runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref2.String(), "--sbom", "attached"})...)
 			if r.code != 2 || !strings.Contains(r.stderr, `input "sbom"`) || !strings.Contains(r.stderr, "linux/s390x") {
 				t.Errorf("a platform without an SBOM: exit %d, want 2 naming sbom and linux/s390x\n%s", r.code, r.stderr)
@@ -358,6 +359,104 @@ func TestRescanBadInput(t *testing.T) {
 			}
 			if r.report["status"] != "error" {
 				t.Errorf("report status %v, want error", r.report["status"])
+			}
+		})
+	}
+}
+
+// An index scanned before SBOMs were attached per platform carries one
+// SBOM, on the index: the rescan falls back to it and finds what the scan
+// of that reference found.
+func TestRescanAttachedToIndex(t *testing.T) {
+	amd, _ := fixture(t)
+	cache := newCache(t, time.Now())
+	common := []string{"--cache-dir", cache, "--skip-db-update", "--severity", allSeverities, "--fail-on", "none"}
+	for _, reg := range rescanRegistries(t) {
+		t.Run(reg.kind, func(t *testing.T) {
+			idx := mutate.AppendManifests(empty.Index,
+				mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}})
+			ref := reg.pushIndex(t, "acme/legacy:1.0", idx)
+			d, err := idx.Digest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mf, err := idx.RawManifest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			mt, err := idx.MediaType()
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The SBOM of the amd64 image, attached to the index.
+			sbomFile := filepath.Join(t.TempDir(), "sbom.json")
+			scan := runScan(t, slices.Concat(common, []string{"--input", writeLayout(t, amd), "--sbom-format", "cyclonedx-json", "--sbom-file", sbomFile})...)
+			if scan.code != 0 {
+				t.Fatalf("scan: exit %d\n%s", scan.code, scan.stderr)
+			}
+			doc, err := os.ReadFile(sbomFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sub := referrer.Subject{Repo: ref.Context(), Descriptor: v1.Descriptor{MediaType: mt, Digest: d, Size: int64(len(mf))}}
+			art, err := referrer.Push(sub, "application/vnd.cyclonedx+json", doc, map[string]string{"org.opencontainers.image.created": time.Now().UTC().Format(time.RFC3339)}, reg.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(), "--sbom", "attached"})...)
+			if r.code != 0 {
+				t.Fatalf("rescan: exit %d\n%s", r.code, r.stderr)
+			}
+			if got, want := findingsOf(t, r, ""), findingsOf(t, scan, ""); got != want {
+				t.Errorf("rescan of the index's SBOM differs from the scan:\n got %s\nwant %s", got, want)
+			}
+			if src := fmt.Sprint(r.report["source"]); !strings.Contains(src, art.String()) {
+				t.Errorf("the report does not name the referrer %s: %s", art, src)
+			}
+		})
+	}
+}
+
+// Of several SBOMs of one image, the newest by its created annotation is
+// rescanned, whatever order the registry lists them in.
+func TestRescanPicksNewest(t *testing.T) {
+	amd, _ := fixture(t)
+	cache := newCache(t, time.Now())
+	common := []string{"--cache-dir", cache, "--skip-db-update", "--severity", allSeverities, "--fail-on", "none"}
+	// An old SBOM of another image (openssl only).
+	oldFile := filepath.Join(t.TempDir(), "old.json")
+	if r := runScan(t, slices.Concat(common, []string{"--input", writeLayout(t, armImage(t)), "--sbom-file", oldFile})...); r.code != 0 {
+		t.Fatalf("scan: exit %d\n%s", r.code, r.stderr)
+	}
+	old, err := os.ReadFile(oldFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, reg := range rescanRegistries(t) {
+		t.Run(reg.kind, func(t *testing.T) {
+			ref := reg.push(t, "acme/twice:1.0", amd)
+			scan := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(),
+				"--sbom-file", filepath.Join(t.TempDir(), "sbom.json"), "--attach-sbom"})...)
+			if scan.code != 0 {
+				t.Fatalf("scan: exit %d\n%s", scan.code, scan.stderr)
+			}
+			desc, err := remote.Get(ref, reg.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := referrer.Push(referrer.Subject{Repo: ref.Context(), Descriptor: desc.Descriptor}, "application/spdx+json", old,
+				map[string]string{"org.opencontainers.image.created": "2000-01-01T00:00:00Z"}, reg.opts...); err != nil {
+				t.Fatal(err)
+			}
+			r := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(), "--sbom", "attached"})...)
+			if r.code != 0 {
+				t.Fatalf("rescan: exit %d\n%s", r.code, r.stderr)
+			}
+			if got, want := r.vulnIDs(), scan.vulnIDs(); !slices.Equal(got, want) {
+				t.Errorf("rescan flagged %v, want the newest SBOM's %v", got, want)
+			}
+			if src := fmt.Sprint(r.report["source"]); !strings.Contains(src, scan.outputs["sbom-ref"]) {
+				t.Errorf("the report names %s, want the newest %s", src, scan.outputs["sbom-ref"])
 			}
 		})
 	}

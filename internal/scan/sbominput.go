@@ -105,7 +105,7 @@ func decodeSBOM(what string, data []byte) (rescanDoc, error) {
 	if err != nil {
 		return rescanDoc{}, action.UsageErr("sbom", fmt.Errorf("%s: %w", what, err))
 	}
-	return rescanDoc{decoded: d, Format: d.Format, Distro: d.Distro(), Packages: d.Packages()}, nil
+	return rescanDoc{decoded: d, Format: d.Format, Distro: d.Distro()}, nil
 }
 
 // subject is a manifest whose SBOM referrer is looked up.
@@ -284,7 +284,7 @@ func (r *rescan) target(cfg Config) (*target.Target, error) {
 // results named for it, so the gate sees them all.
 func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*catalog.Result, error) {
 	var all *catalog.Result
-	for _, d := range r.docs {
+	for i, d := range r.docs {
 		label := name
 		if d.Platform != "" {
 			label = name + " (" + d.Platform + ")"
@@ -293,6 +293,7 @@ func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*ca
 		if err != nil {
 			return nil, action.External(err)
 		}
+		r.docs[i].Packages = res.Packages
 		if d.Platform != "" {
 			for i := range res.Report.Results {
 				res.Report.Results[i].Target = d.Platform + ": " + res.Report.Results[i].Target
