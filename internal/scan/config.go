@@ -32,6 +32,9 @@ type Config struct {
 	// Vulnerabilities false makes an SBOM only, with no database.
 	Vulnerabilities bool
 	SARIFFile       string
+	// SBOM is a file to rescan, or "attached" for image-ref's SBOM
+	// referrer; nothing is pulled then.
+	SBOM string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -56,6 +59,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AttachSBOM:       in.Bool("attach-sbom"),
 		Vulnerabilities:  in.Bool("vulnerabilities"),
 		SARIFFile:        in.String("sarif-file"),
+		SBOM:             in.String("sbom"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
@@ -63,7 +67,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			n++
 		}
 	}
-	if n != 1 {
+	if c.SBOM != "" {
+		checkSBOMInput(in, c)
+	} else if n != 1 {
 		in.Fail("image-ref", "give exactly one of image-ref, input or path")
 	}
 	for i, s := range c.Severity {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
@@ -65,7 +66,11 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 	}
 
-	t, err := open(ctx, cfg)
+	rs, err := readSBOMInput(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	t, err := open(ctx, cfg, rs)
 	if err != nil {
 		return err
 	}
@@ -112,20 +117,26 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		c.Logf("vulnerability matching is off (vulnerabilities: false): writing the SBOM only")
 	}
 
-	res, err := catalog.Run(ctx, t, cfg.SBOMGenerator, version.String())
-	if err != nil {
-		return action.External(err)
-	}
-
+	var res *catalog.Result
 	var sbom bytes.Buffer
-	if err := res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
-		return err
+	if rs != nil {
+		// A rescan writes no SBOM: its input is one.
+		if res, err = rs.match(ctx, c, t.Name); err != nil {
+			return err
+		}
+	} else {
+		if res, err = catalog.Run(ctx, t, cfg.SBOMGenerator, version.String()); err != nil {
+			return action.External(err)
+		}
+		if err := res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
+			return err
+		}
+		if err := writeFile(cfg.SBOMFile, sbom.Bytes()); err != nil {
+			return action.UsageErr("sbom-file", err)
+		}
+		c.SetOutput("sbom-file", cfg.SBOMFile)
+		c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": res.Packages})
 	}
-	if err := writeFile(cfg.SBOMFile, sbom.Bytes()); err != nil {
-		return action.UsageErr("sbom-file", err)
-	}
-	c.SetOutput("sbom-file", cfg.SBOMFile)
-	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": res.Packages})
 	if !cfg.Vulnerabilities {
 		c.SetReportData("vulnerabilities", "skipped")
 		c.AddSummary(fmt.Sprintf("### scan\n\nSBOM of %d packages written to `%s`; vulnerability matching skipped (`vulnerabilities: false`).\n", res.Packages, cfg.SBOMFile))
@@ -174,15 +185,21 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return err
 	}
 
-	c.AddSummary(summary(counts, vulns, db, now, res.Packages, cfg))
+	sum := summary(counts, vulns, db, now, res.Packages, cfg)
+	if i := strings.LastIndex(sum, ". SBOM: "); rs != nil && i >= 0 {
+		sum = sum[:i] + ". " + rs.summaryLine()
+	}
+	c.AddSummary(sum)
 	if len(failed) > 0 {
 		return action.Blocking(fmt.Errorf("%d vulnerabilities at or above %s", len(failed), cfg.FailOn))
 	}
 	return nil
 }
 
-func open(ctx context.Context, cfg Config) (*target.Target, error) {
+func open(ctx context.Context, cfg Config, rs *rescan) (*target.Target, error) {
 	switch {
+	case rs != nil:
+		return rs.target(cfg)
 	case cfg.ImageRef != "":
 		t, err := target.OpenRemote(ctx, cfg.ImageRef, target.Auth{Username: cfg.RegistryUsername, Password: cfg.RegistryPassword})
 		if err != nil {
