@@ -32,6 +32,9 @@ type Config struct {
 	// Vulnerabilities false makes an SBOM only, with no database.
 	Vulnerabilities bool
 	SARIFFile       string
+	// Scanner is the matcher: trivy, grype or both (the union).
+	Scanner    string
+	GrypeDBURL string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -56,6 +59,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AttachSBOM:       in.Bool("attach-sbom"),
 		Vulnerabilities:  in.Bool("vulnerabilities"),
 		SARIFFile:        in.String("sarif-file"),
+		Scanner:          in.OneOf("scanner", Trivy, Grype, Both),
+		GrypeDBURL:       in.String("grype-db-url"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
