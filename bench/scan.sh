@@ -88,7 +88,7 @@ export GRYPE_DB_CACHE_DIR="$cache/grype-db" GRYPE_DB_AUTO_UPDATE=false GRYPE_DB_
 for _ in $(seq "$runs"); do
   measure "$bin/scan" --input "$img" --cache-dir "$cache" --skip-db-update --fail-on none --scanner grype \
     --sbom-generator syft --sbom-file "$work/oursg.spdx.json" --report-file "$work/oursg.json" >>"$work/oursg"
-  measure "$bin/grype" "oci-dir:$work/fx/oci" -q -o "json=$work/grype.json" >>"$work/grype"
+  measure "$bin/grype" "oci-dir:$work/fx/oci" -q -o json --file "$work/grype.json" >>"$work/grype"
 done
 oursg=$(cut -d' ' -f1 "$work/oursg" | median)
 grype=$(cut -d' ' -f1 "$work/grype" | median)

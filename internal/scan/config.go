@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 
@@ -76,6 +77,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		if !slices.Contains(severities, c.Severity[i]) {
 			in.Fail("severity", "%q is not one of %s", s, strings.Join(severities, ", "))
 		}
+	}
+	if u, err := url.Parse(c.GrypeDBURL); c.GrypeDBURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		in.Fail("grype-db-url", "%q is not an http(s) URL of grype's database listing", c.GrypeDBURL)
 	}
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")

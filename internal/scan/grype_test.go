@@ -294,11 +294,3 @@ func TestGrypeDB(t *testing.T) {
 		t.Errorf("damaged cache, listing up: exit %d, findings %q\n%s", r.code, r.vulnIDs(), r.stderr)
 	}
 }
-
-func TestScannerInputBad(t *testing.T) {
-	_, tar := fixture(t)
-	r := runScan(t, "--input", tar, "--scanner", "clair", "--sbom-file", filepath.Join(t.TempDir(), "s.json"))
-	if r.code != 2 || !strings.Contains(r.stderr, "scanner") {
-		t.Errorf("scanner: clair: exit %d, want 2 naming scanner\n%s", r.code, r.stderr)
-	}
-}
