@@ -21,6 +21,7 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/grypematch"
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
+	"github.com/gitops-actions/gitops-actions/internal/vulndb"
 )
 
 // realAdvisories are published advisories for package versions the test
@@ -292,5 +293,27 @@ func TestGrypeDB(t *testing.T) {
 	// With the listing back, the damaged copy is replaced.
 	if r := scan(srv.URL+"/databases", "--fail-on", "none"); r.code != 0 || !slices.Contains(r.vulnIDs(), "CVE-2023-5363") {
 		t.Errorf("damaged cache, listing up: exit %d, findings %q\n%s", r.code, r.vulnIDs(), r.stderr)
+	}
+}
+
+// With scanner: both the summary says which matchers found each finding,
+// and with scanner: grype it gives grype's database, not trivy's.
+func TestSummaryNamesMatchers(t *testing.T) {
+	now := time.Now()
+	vs := []Vulnerability{
+		{ID: "CVE-2023-5363", Severity: "HIGH", Package: "openssl", Installed: "3.0.11-1~deb12u1", Fixed: "3.0.11-1~deb12u2", Scanners: []string{Trivy, Grype}},
+		{ID: "CVE-2021-23337", Severity: "HIGH", Package: "lodash", Installed: "4.17.20", Scanners: []string{Grype}},
+	}
+	cfg := Config{Scanner: Both, Vulnerabilities: true, SBOMFormat: "spdx-json", SBOMGenerator: "trivy", SBOMFile: "sbom.json"}
+	got := summary(map[string]int{"HIGH": 2}, vs, vulndb.Info{UpdatedAt: now.Add(-time.Hour)}, now, 7, cfg) + grypeSummary(cfg, grypematch.Info{Built: now.Add(-2 * time.Hour), Schema: "v6.1.10"}, now)
+	for _, want := range []string{"| Found by |", "| trivy, grype |", "| grype |", "grype database (schema v6.1.10) built", "Vulnerability database built"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("summary lacks %q:\n%s", want, got)
+		}
+	}
+	cfg.Scanner = Grype
+	got = summary(map[string]int{"HIGH": 2}, vs, vulndb.Info{UpdatedAt: now.Add(-time.Hour)}, now, 7, cfg)
+	if strings.Contains(got, "Found by") || strings.Contains(got, "Vulnerability database built") {
+		t.Errorf("scanner: grype summary names trivy's database or a Found by column:\n%s", got)
 	}
 }
