@@ -11,6 +11,9 @@
 # Our scan runs cold (it keeps no layer cache); trivy runs with
 # --cache-backend memory. Prints medians, the ratio ours / (syft + trivy)
 # (goal <= 0.6) and peak RSS (goal <= the larger of the two CLIs).
+# Beside it: `scanner: grype` against the grype CLI on the same image and
+# one grype database written from the same advisories, and whether the two
+# find the same vulnerabilities.
 set -euo pipefail
 
 runs="${1:-5}"
@@ -20,6 +23,7 @@ trap 'rm -rf "$work"' EXIT
 export GOEXPERIMENT=jsonv2 CGO_ENABLED=0
 SYFT_VERSION=v1.57.1
 TRIVY_VERSION=v0.74.0
+GRYPE_VERSION=v0.121.2
 bin="${SCAN_BENCH_GOBIN:-$work/bin}"
 mkdir -p "$bin"
 
@@ -35,6 +39,10 @@ if [[ ! -x "$bin/syft" ]]; then
 fi
 if [[ ! -x "$bin/trivy" ]]; then
   GOBIN="$bin" go install "github.com/aquasecurity/trivy/cmd/trivy@$TRIVY_VERSION"
+fi
+if [[ ! -x "$bin/grype" ]]; then
+  # grype's own build, outside this module and without our GOEXPERIMENT.
+  (cd "$work" && env -u GOEXPERIMENT GOBIN="$bin" GOFLAGS=-mod=mod GOWORK=off go install "github.com/anchore/grype/cmd/grype@$GRYPE_VERSION")
 fi
 
 # measure CMD...: prints "seconds peak_rss_kb" for one run.
@@ -72,6 +80,23 @@ for _ in $(seq "$runs"); do
     --offline-scan --cache-backend memory --scanners vuln --format sarif -o "$work/trivy.sarif" >>"$work/trivy"
 done
 
+# grype: our scan with scanner: grype (syft's catalog, as the grype CLI
+# makes it) against the grype CLI on the OCI layout of the same image.
+export GRYPE_DB_CACHE_DIR="$cache/grype-db" GRYPE_DB_AUTO_UPDATE=false GRYPE_DB_VALIDATE_AGE=false \
+  GRYPE_CHECK_FOR_APP_UPDATE=false GRYPE_DB_REQUIRE_UPDATE_CHECK=false
+: >"$work/oursg" ; : >"$work/grype"
+for _ in $(seq "$runs"); do
+  measure "$bin/scan" --input "$img" --cache-dir "$cache" --skip-db-update --fail-on none --scanner grype \
+    --sbom-generator syft --sbom-file "$work/oursg.spdx.json" --report-file "$work/oursg.json" >>"$work/oursg"
+  measure "$bin/grype" "oci-dir:$work/fx/oci" -q -o json --file "$work/grype.json" >>"$work/grype"
+done
+oursg=$(cut -d' ' -f1 "$work/oursg" | median)
+grype=$(cut -d' ' -f1 "$work/grype" | median)
+rss_oursg=$(cut -d' ' -f2 "$work/oursg" | sort -n | tail -1)
+rss_grype=$(cut -d' ' -f2 "$work/grype" | sort -n | tail -1)
+jq -r '.vulnerabilities[] | "\(.id) \(.package)@\(.installed)"' "$work/oursg.json" | sort -u >"$work/oursg.set"
+jq -r '.matches[] | "\(.vulnerability.id) \(.artifact.name)@\(.artifact.version)"' "$work/grype.json" | sort -u >"$work/grype.set"
+
 ours=$(cut -d' ' -f1 "$work/ours" | median)
 syft=$(cut -d' ' -f1 "$work/syft" | median)
 trivy=$(cut -d' ' -f1 "$work/trivy" | median)
@@ -86,3 +111,9 @@ printf '%-22s %8s s  peak RSS %7s KiB\n' "scan (ours, cold)" "$ours" "$rss_ours"
 awk -v o="$ours" -v s="$syft" -v t="$trivy" 'BEGIN {printf "ratio ours / (syft + trivy) = %.2f (goal <= 0.60)\n", o / (s + t)}'
 max=$(( rss_syft > rss_trivy ? rss_syft : rss_trivy ))
 echo "peak RSS ours ${rss_ours} KiB vs larger CLI ${max} KiB (goal: ours <= larger)"
+printf '%-22s %8s s  peak RSS %7s KiB\n' "scan --scanner grype" "$oursg" "$rss_oursg" "grype $GRYPE_VERSION" "$grype" "$rss_grype"
+awk -v o="$oursg" -v g="$grype" 'BEGIN {printf "ratio ours (grype) / grype CLI = %.2f\n", o / g}'
+echo "grype findings: ours $(wc -l <"$work/oursg.set"), grype CLI $(wc -l <"$work/grype.set")"
+if ! diff "$work/oursg.set" "$work/grype.set" >"$work/grype.diff"; then
+  echo "grype findings differ (< ours, > grype CLI):"; cat "$work/grype.diff"
+fi

@@ -1,6 +1,7 @@
 // Command scanfixture writes the benchmark image of bench/scan.sh (a
 // docker tarball: Debian 12 with the given dpkg status, Go binaries, npm
-// packages) and a trivy database in trivy's cache layout, without network.
+// packages), its OCI layout, and a trivy and a grype database in the
+// scan action's cache layout, without network.
 package main
 
 import (
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
@@ -86,6 +89,16 @@ func run(out, statusFile, goText string) error {
 	if err := scanfixture.WriteDB(filepath.Join(out, "cache", "db"), advisories, time.Now()); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s/image.tar (%d dpkg packages, 2 Go binaries, 3 npm packages) and %s/cache/db (%d advisories)\n", out, n, out, len(advisories))
+	if err := scanfixture.WriteGrypeDB(filepath.Join(out, "cache", "grype-db"), advisories); err != nil {
+		return err
+	}
+	lp, err := layout.Write(filepath.Join(out, "oci"), empty.Index)
+	if err != nil {
+		return err
+	}
+	if err := lp.AppendImage(img); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s/image.tar (%d dpkg packages, 2 Go binaries, 3 npm packages), its OCI layout %s/oci, and %s/cache/db and %s/cache/grype-db (%d advisories)\n", out, n, out, out, out, len(advisories))
 	return nil
 }

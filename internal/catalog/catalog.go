@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/anchore/syft/syft/sbom"
 	"github.com/aquasecurity/trivy/pkg/cache"
 	"github.com/aquasecurity/trivy/pkg/fanal/analyzer"
 	"github.com/aquasecurity/trivy/pkg/fanal/applier"
@@ -42,7 +43,13 @@ type Result struct {
 	Packages int // packages in the SBOM
 	encode   func(w io.Writer, format string) error
 	purls    map[string]string // bom-ref → purl as written in the SBOM
+	syft     func() *sbom.SBOM
 }
+
+// SyftSBOM is the package list in syft's model: syft's own catalog when
+// syft made it, else trivy's packages carried over (purls, source
+// packages and the distribution unchanged), for another matcher.
+func (r *Result) SyftSBOM() *sbom.SBOM { return r.syft() }
 
 // EncodeSBOM writes the SBOM as spdx-json, cyclonedx-json or syft-json.
 func (r *Result) EncodeSBOM(w io.Writer, format string) error { return r.encode(w, format) }
@@ -128,6 +135,7 @@ func runTrivy(ctx context.Context, t *target.Target, toolVersion string) (*Resul
 	}
 	r := &Result{Report: rep, Packages: n}
 	r.encode = func(w io.Writer, format string) error { return encodeTrivy(ctx, w, format, rep, toolVersion) }
+	r.syft = func() *sbom.SBOM { return syftFromTrivy(packagesOnly(rep), toolVersion) }
 	return r, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/anchore/syft/syft/pkg"
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
+	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
 	"github.com/aquasecurity/trivy/pkg/sbom/cyclonedx"
 	"github.com/aquasecurity/trivy/pkg/sbom/spdx"
 	"github.com/aquasecurity/trivy/pkg/types"
@@ -114,6 +115,9 @@ func syftFromTrivy(rep types.Report, toolVersion string) *sbom.SBOM {
 			if p.Epoch > 0 {
 				sp.Version = fmt.Sprintf("%d:%s", p.Epoch, sp.Version)
 			}
+			if md := osMetadata(string(res.Type), p, sp.Version); md != nil {
+				sp.Metadata = md
+			}
 			loc := p.FilePath
 			if loc == "" {
 				loc = res.Target
@@ -143,4 +147,38 @@ func syftFromTrivy(rep types.Report, toolVersion string) *sbom.SBOM {
 		s.Source.Metadata = source.DirectoryMetadata{Path: rep.ArtifactName}
 	}
 	return s
+}
+
+// osMetadata is an OS package's database entry in syft's model, with the
+// source package trivy read, so a matcher that looks advisories up by
+// source package (as grype's do) sees what syft would have recorded.
+func osMetadata(family string, p ftypes.Package, version string) any {
+	src := p.SrcVersion
+	if src != "" && p.SrcRelease != "" {
+		src += "-" + p.SrcRelease
+	}
+	if src != "" && p.SrcEpoch > 0 {
+		src = fmt.Sprintf("%d:%s", p.SrcEpoch, src)
+	}
+	switch family {
+	case "debian", "ubuntu":
+		e := pkg.DpkgDBEntry{Package: p.Name, Version: version, Architecture: p.Arch}
+		// dpkg records a Source field only when it differs, as syft reads it.
+		if p.SrcName != "" && (p.SrcName != p.Name || src != version) {
+			e.Source, e.SourceVersion = p.SrcName, src
+		}
+		return e
+	case "alpine", "wolfi", "chainguard":
+		return pkg.ApkDBEntry{Package: p.Name, OriginPackage: p.SrcName, Version: version, Architecture: p.Arch}
+	case "redhat", "centos", "rocky", "alma", "fedora", "amazon", "oracle":
+		e := pkg.RpmDBEntry{Name: p.Name, Version: p.Version, Release: p.Release, Arch: p.Arch}
+		if p.Epoch > 0 {
+			e.Epoch = &p.Epoch
+		}
+		if p.SrcName != "" {
+			e.SourceRpm = fmt.Sprintf("%s-%s-%s.src.rpm", p.SrcName, p.SrcVersion, p.SrcRelease)
+		}
+		return e
+	}
+	return nil
 }

@@ -14,6 +14,7 @@ import (
 	stimage "github.com/anchore/stereoscope/pkg/image"
 	"github.com/anchore/syft/syft"
 	"github.com/anchore/syft/syft/cataloging"
+	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	"github.com/anchore/syft/syft/source/directorysource"
 	"github.com/anchore/syft/syft/source/stereoscopesource"
@@ -77,6 +78,7 @@ func runSyft(ctx context.Context, t *target.Target, toolVersion string) (*Result
 	}
 	r := &Result{Report: rep, Packages: s.Artifacts.Packages.PackageCount(), purls: purls}
 	r.encode = func(w io.Writer, format string) error { return encodeSyft(w, format, s) }
+	r.syft = func() *sbom.SBOM { return s }
 	return r, nil
 }
 

@@ -1,6 +1,7 @@
 package scan
 
 import (
+	"net/url"
 	"slices"
 	"strings"
 
@@ -35,6 +36,9 @@ type Config struct {
 	// SBOM is a file to rescan, or "attached" for image-ref's SBOM
 	// referrer; nothing is pulled then.
 	SBOM string
+	// Scanner is the matcher: trivy, grype or both (the union).
+	Scanner    string
+	GrypeDBURL string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -60,6 +64,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Vulnerabilities:  in.Bool("vulnerabilities"),
 		SARIFFile:        in.String("sarif-file"),
 		SBOM:             in.String("sbom"),
+		Scanner:          in.OneOf("scanner", Trivy, Grype, Both),
+		GrypeDBURL:       in.String("grype-db-url"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
@@ -77,6 +83,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		if !slices.Contains(severities, c.Severity[i]) {
 			in.Fail("severity", "%q is not one of %s", s, strings.Join(severities, ", "))
 		}
+	}
+	if u, err := url.Parse(c.GrypeDBURL); c.GrypeDBURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
+		in.Fail("grype-db-url", "%q is not an http(s) URL of grype's database listing", c.GrypeDBURL)
 	}
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")

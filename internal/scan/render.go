@@ -2,9 +2,11 @@ package scan
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/gitops-actions/gitops-actions/internal/grypematch"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 	"github.com/gitops-actions/gitops-actions/internal/version"
 	"github.com/gitops-actions/gitops-actions/internal/vulndb"
@@ -58,11 +60,21 @@ func sarif(vs []Vulnerability, dockerfile string) ([]byte, error) {
 		if short == "" {
 			short = fmt.Sprintf("%s in %s", id, v.Package)
 		}
+		var scanners []string
+		for _, g := range group {
+			for _, sc := range g.Scanners {
+				if !slices.Contains(scanners, sc) {
+					scanners = append(scanners, sc)
+				}
+			}
+		}
+		slices.Sort(scanners)
 		rules[id] = report.Rule{
 			ID: id, ShortDescription: short, Help: help.String(), HelpURI: v.URL,
 			Properties: map[string]any{
 				"security-severity": fmt.Sprintf("%.1f", sev),
 				"tags":              []string{"security", "vulnerability", v.Severity},
+				"scanners":          scanners,
 			},
 		}
 	}
@@ -83,28 +95,52 @@ func summary(counts map[string]int, vs []Vulnerability, db vulndb.Info, now time
 	b.WriteString("### scan\n\n| Critical | High | Medium | Low | Unknown |\n|---|---|---|---|---|\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d |\n\n", counts["CRITICAL"], counts["HIGH"], counts["MEDIUM"], counts["LOW"], counts["UNKNOWN"])
 	if len(vs) > 0 {
-		b.WriteString("| Severity | Vulnerability | Package | Installed → Fixed |\n|---|---|---|---|\n")
+		both := cfg.Scanner == Both
+		if both {
+			b.WriteString("| Severity | Vulnerability | Package | Installed → Fixed | Found by |\n|---|---|---|---|---|\n")
+		} else {
+			b.WriteString("| Severity | Vulnerability | Package | Installed → Fixed |\n|---|---|---|---|\n")
+		}
 		top := vs[:min(len(vs), 10)]
 		for _, v := range top {
 			fixed := v.Fixed
 			if fixed == "" {
 				fixed = "no fix yet"
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s → %s |\n", v.Severity, v.ID, cellText(v.Package), cellText(v.Installed), cellText(fixed))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s → %s |", v.Severity, v.ID, cellText(v.Package), cellText(v.Installed), cellText(fixed))
+			if both {
+				fmt.Fprintf(&b, " %s |", strings.Join(v.Scanners, ", "))
+			}
+			b.WriteString("\n")
 		}
 		if len(vs) > len(top) {
 			fmt.Fprintf(&b, "\n…and %d more in the report.\n", len(vs)-len(top))
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "Vulnerability database built %s (%s ago)", db.UpdatedAt.UTC().Format(time.RFC3339), age(db.Age(now)))
-	if db.Stale != nil {
-		b.WriteString(", **download failed: cached copy used**")
+	if usesTrivy(cfg) {
+		fmt.Fprintf(&b, "Vulnerability database built %s (%s ago)", db.UpdatedAt.UTC().Format(time.RFC3339), age(db.Age(now)))
+		if db.Stale != nil {
+			b.WriteString(", **download failed: cached copy used**")
+		}
+		b.WriteString(". ")
 	}
-	fmt.Fprintf(&b, ". SBOM: %d packages (%s, %s) in `%s`.\n", packages, cfg.SBOMFormat, cfg.SBOMGenerator, cfg.SBOMFile)
+	fmt.Fprintf(&b, "SBOM: %d packages (%s, %s) in `%s`.\n", packages, cfg.SBOMFormat, cfg.SBOMGenerator, cfg.SBOMFile)
 	return b.String()
 }
 
 func cellText(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
 
 func lower(s string) string { return strings.ToLower(s) }
+
+// grypeSummary is the line on grype's database, when grype matched.
+func grypeSummary(cfg Config, info grypematch.Info, now time.Time) string {
+	if !cfg.Vulnerabilities || !usesGrype(cfg) {
+		return ""
+	}
+	line := fmt.Sprintf("grype database (schema %s) built %s (%s ago)", info.Schema, info.Built.UTC().Format(time.RFC3339), age(info.Age(now)))
+	if info.Stale != nil {
+		line += ", **download failed: cached copy used**"
+	}
+	return line + ".\n"
+}

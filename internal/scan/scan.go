@@ -12,9 +12,11 @@ import (
 	"time"
 
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/types"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/catalog"
+	"github.com/gitops-actions/gitops-actions/internal/grypematch"
 	"github.com/gitops-actions/gitops-actions/internal/referrer"
 	"github.com/gitops-actions/gitops-actions/internal/report"
 	"github.com/gitops-actions/gitops-actions/internal/target"
@@ -81,7 +83,16 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 
 	var db vulndb.Info
-	if cfg.Vulnerabilities {
+	var gdb *grypematch.DB
+	var ginfo grypematch.Info
+	if cfg.Vulnerabilities && usesGrype(cfg) {
+		var err error
+		if gdb, ginfo, err = openGrype(ctx, c, cfg, cacheDir(c, cfg), now); err != nil {
+			return err
+		}
+		defer gdb.Close()
+	}
+	if cfg.Vulnerabilities && usesTrivy(cfg) {
 		dir := cacheDir(c, cfg)
 		dbOpts := vulndb.Options{CacheDir: dir, Repositories: cfg.DBRepository, Skip: cfg.SkipDBUpdate, Now: now}
 		if t.Ref != nil && cfg.RegistryUsername != "" {
@@ -114,7 +125,9 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			return action.External(err)
 		}
 		defer vulndb.Close()
-		c.Logf("vulnerability matching is off (vulnerabilities: false): writing the SBOM only")
+		if !cfg.Vulnerabilities {
+			c.Logf("vulnerability matching is off (vulnerabilities: false): writing the SBOM only")
+		}
 	}
 
 	var res *catalog.Result
@@ -143,7 +156,15 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return attachSBOM(c, cfg, t, sbom.Bytes(), now)
 	}
 
-	vulns, err := gate(ctx, res, cfg)
+	var extra []types.Result
+	if gdb != nil {
+		fs, err := gdb.Match(ctx, res.SyftSBOM())
+		if err != nil {
+			return action.External(err)
+		}
+		extra = append(extra, grypeResult(fs))
+	}
+	vulns, err := gate(ctx, res, cfg, extra...)
 	if err != nil {
 		return err
 	}
@@ -175,11 +196,21 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	c.SetOutput("fixable", strconv.Itoa(fixable))
 	failed := failing(vulns, cfg.FailOn)
 	c.SetOutput("passed", strconv.FormatBool(len(failed) == 0))
-	c.SetOutput("db-updated-at", db.UpdatedAt.UTC().Format(time.RFC3339))
 	c.SetReportData("vulnerabilities", vulns)
-	c.SetReportData("db", map[string]any{
-		"updated-at": db.UpdatedAt.UTC().Format(time.RFC3339), "downloaded": db.Downloaded, "source": db.Source, "stale": db.Stale != nil,
-	})
+	if usesTrivy(cfg) {
+		c.SetOutput("db-updated-at", db.UpdatedAt.UTC().Format(time.RFC3339))
+		c.SetReportData("db", map[string]any{
+			"updated-at": db.UpdatedAt.UTC().Format(time.RFC3339), "downloaded": db.Downloaded, "source": db.Source, "stale": db.Stale != nil,
+		})
+	}
+	if gdb != nil {
+		if !usesTrivy(cfg) {
+			c.SetOutput("db-updated-at", ginfo.Built.UTC().Format(time.RFC3339))
+		}
+		c.SetReportData("grype-db", map[string]any{
+			"built": ginfo.Built.UTC().Format(time.RFC3339), "schema": ginfo.Schema, "downloaded": ginfo.Downloaded, "source": ginfo.Source, "stale": ginfo.Stale != nil,
+		})
+	}
 
 	if err := attachSBOM(c, cfg, t, sbom.Bytes(), now); err != nil {
 		return err
@@ -189,7 +220,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if i := strings.LastIndex(sum, ". SBOM: "); rs != nil && i >= 0 {
 		sum = sum[:i] + ". " + rs.summaryLine()
 	}
-	c.AddSummary(sum)
+	c.AddSummary(sum + grypeSummary(cfg, ginfo, now))
 	if len(failed) > 0 {
 		return action.Blocking(fmt.Errorf("%d vulnerabilities at or above %s", len(failed), cfg.FailOn))
 	}

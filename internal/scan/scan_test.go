@@ -276,6 +276,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--input", tar, "--attach-sbom"}, `input "attach-sbom": needs image-ref`},
 		{[]string{"--input", tar, "--ignore-file", "missing.trivyignore"}, `input "ignore-file"`},
 		{[]string{"--input", filepath.Join(t.TempDir(), "nope.tar")}, `input "input"`},
+		{[]string{"--input", tar, "--scanner", "clair"}, `input "scanner": "clair" is not one of trivy, grype, both`},
+		{[]string{"--input", tar, "--scanner", "grype", "--grype-db-url", "ftp://mirror.example/db"}, `input "grype-db-url"`},
+		{[]string{"--input", tar, "--scanner", "both", "--grype-db-url", "mirror.example/db"}, `input "grype-db-url"`},
 	}
 	for _, c := range cases {
 		r := runScan(t, c.args...)

@@ -33,13 +33,16 @@ type Vulnerability struct {
 	URL         string   `json:"url,omitempty"`
 	Score       float64  `json:"-"`
 	References  []string `json:"-"`
+	// Scanners are the matchers that found it (trivy, grype).
+	Scanners []string `json:"scanners"`
 }
 
 // gate applies ignore-unfixed, the ignore file and the VEX documents to
 // what was detected and returns what is left, most severe first.
-func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability, error) {
+// extra are results of another matcher (grype's), filtered the same way.
+func gate(ctx context.Context, res *catalog.Result, cfg Config, extra ...types.Result) ([]Vulnerability, error) {
 	rep := res.Report
-	rep.Results = slices.Clone(rep.Results)
+	rep.Results = append(slices.Clone(rep.Results), extra...)
 	for i := range rep.Results {
 		r := &rep.Results[i]
 		r.Vulnerabilities = slices.Clone(r.Vulnerabilities)
@@ -63,19 +66,32 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability
 		return nil, action.UsageErr("ignore-file", err)
 	}
 	var out []Vulnerability
+	aliases := map[int][]string{}
 	for _, r := range rep.Results {
 		for _, v := range r.Vulnerabilities {
 			path := v.PkgPath
 			if path == "" && r.Class == types.ClassOSPkg {
 				path = osPackageDB(string(r.Type))
 			}
+			scanner, also := scannerOf(v)
+			purl := res.PURL(v)
+			if scanner == Grype && v.PkgIdentifier.PURL != nil {
+				purl = v.PkgIdentifier.PURL.String()
+			}
+			if len(also) > 0 {
+				aliases[len(out)] = also
+			}
 			out = append(out, Vulnerability{
 				//lint:ignore SA1019 trivy fills Severity from the source VulnSeveritySources chose; VendorSeverity is the raw per-source map.
-				ID: v.VulnerabilityID, Severity: severityOf(v.Severity), Package: v.PkgName, PURL: res.PURL(v),
+				ID: v.VulnerabilityID, Severity: severityOf(v.Severity), Package: v.PkgName, PURL: purl,
 				Installed: v.InstalledVersion, Fixed: v.FixedVersion, Path: path, Title: v.Title,
 				Description: v.Description, URL: v.PrimaryURL, Score: score(v), References: v.References,
+				Scanners: []string{scanner},
 			})
 		}
+	}
+	if len(extra) > 0 {
+		out = union(out, aliases)
 	}
 	slices.SortStableFunc(out, func(a, b Vulnerability) int {
 		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
@@ -176,6 +192,9 @@ func (v Vulnerability) message() string {
 	m := fmt.Sprintf("%s %s (%s): %s %s, %s", v.ID, v.Severity, v.PURL, v.Package, v.Installed, fix)
 	if v.Title != "" {
 		m += ": " + v.Title
+	}
+	if len(v.Scanners) > 1 || (len(v.Scanners) == 1 && v.Scanners[0] != Trivy) {
+		m += " [found by " + strings.Join(v.Scanners, ", ") + "]"
 	}
 	return m
 }

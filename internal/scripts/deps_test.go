@@ -55,12 +55,12 @@ func TestDependencyRules(t *testing.T) {
 	}
 	forbidden := map[string][]string{
 		// The config gate stays small and offline: no image scanners in it.
-		"/internal/validate": {"github.com/aquasecurity/trivy", "github.com/anchore/syft"},
+		"/internal/validate": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "github.com/anchore/grype"},
 		// Signing needs sigstore-go, not all of cosign (a 140 MB CLI) nor a scanner.
-		"/internal/attest": {"github.com/sigstore/cosign", "github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm"},
+		"/internal/attest": {"github.com/sigstore/cosign", "github.com/aquasecurity/trivy", "github.com/anchore/syft", "github.com/anchore/grype", "helm.sh/helm"},
 		// The runtime and report are shared by everything: keep them light.
-		"/internal/action": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm", "github.com/open-policy-agent/opa"},
-		"/internal/report": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "helm.sh/helm", "github.com/open-policy-agent/opa"},
+		"/internal/action": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "github.com/anchore/grype", "helm.sh/helm", "github.com/open-policy-agent/opa"},
+		"/internal/report": {"github.com/aquasecurity/trivy", "github.com/anchore/syft", "github.com/anchore/grype", "helm.sh/helm", "github.com/open-policy-agent/opa"},
 	}
 	// The supervisor starts the child before the command's dependencies
 	// initialise only while it needs nothing but the standard library.
