@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -28,7 +29,15 @@ func newFindings(ctx context.Context, c *action.Context, cfg Config, work string
 	if err != nil {
 		return nil, err
 	}
-	baseFs, err := validateRender(ctx, c, cfg, filepath.Join(work, "validate-base"), bases)
+	// The base is checked only for the units whose head has errors to
+	// tell apart from old ones: most changes bring in none.
+	baseUnits := make([][]map[string]any, len(bases))
+	for i, fs := range headFs {
+		if slices.ContainsFunc(fs, func(f report.Finding) bool { return f.Severity == report.Error }) {
+			baseUnits[i] = bases[i]
+		}
+	}
+	baseFs, err := validateRender(ctx, c, cfg, filepath.Join(work, "validate-base"), baseUnits)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +66,9 @@ func newFindings(ctx context.Context, c *action.Context, cfg Config, work string
 			}
 			f.File = units[i].Dir
 			f.Line = 0
-			f.Message = units[i].Name + ": " + f.Message
+			if units[i].Name != units[i].Dir {
+				f.Message = units[i].Name + ": " + f.Message
+			}
 			out = append(out, f)
 		}
 	}
