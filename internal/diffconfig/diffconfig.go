@@ -205,12 +205,18 @@ func diffCommits(ctx context.Context, c *action.Context, cfg Config, r repo, pat
 		b, h := out[i][0], out[i][1]
 		res.Rendered++
 		if h.err != nil {
-			// The change breaks the unit: a finding, and nothing to diff.
 			d := &unitDiff{unit: *u, Error: "head: " + h.err.Error()}
+			heads, bases = append(heads, nil), append(bases, nil)
+			if j.base != nil && b.err != nil {
+				// Broken before this change too: not news, and nothing to diff.
+				d.Error += " (it does not render at base either)"
+				res.Units = append(res.Units, d)
+				continue
+			}
+			// The change breaks the unit: a finding, and nothing to diff.
 			res.Units = append(res.Units, d)
 			res.Findings = append(res.Findings, report.Finding{Source: report.SourceSyntax, Rule: "GA-RENDER", Severity: report.Error, File: u.Dir,
 				Message: fmt.Sprintf("%s does not render at head: %v", u.Name, h.err)})
-			heads, bases = append(heads, nil), append(bases, nil)
 			continue
 		}
 		d := norm.diffUnit(*u, b.objs, h.objs, cfg.MaxDiffLines)

@@ -134,8 +134,6 @@ func textDoc(res *result) string {
 			fmt.Fprintf(&b, "image %s %s: %s -> %s\n", im.Unit, im.Resource, im.Old, im.New)
 		}
 	}
-	for _, f := range res.Findings {
-		fmt.Fprintln(&b, f.String())
-	}
+	// Findings are printed by the runtime, with the outputs.
 	return b.String()
 }
