@@ -1,8 +1,11 @@
 package diffconfig
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/manifest"
@@ -90,5 +93,33 @@ func TestFieldPathDrop(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s:\n%s\nwant\n%s", tc.path, got, tc.want)
 		}
+	}
+}
+
+// TestCommentCutAtLimit: a diff larger than GitHub's comment limit keeps
+// the head and whole units that fit, and says where the rest is.
+func TestCommentCutAtLimit(t *testing.T) {
+	res := &result{Base: "aaaaaaaaaaaaaaaa", Head: "bbbbbbbbbbbbbbbb"}
+	big := strings.Repeat("+  line: of the object\n", 400)
+	for i := range 20 {
+		res.Units = append(res.Units, &unitDiff{unit: unit{Name: fmt.Sprintf("overlays/env-%02d", i), Kind: renderKustomize}, Added: 1,
+			Changes: []change{{Resource: "ConfigMap web", Change: changeAdded, Diff: big}}})
+	}
+	head, sections := markdownDoc(res)
+	body := fit(head, sections, commentLimit-512, "the job's step summary and the report-file")
+	if n := utf8.RuneCountInString(body); n > commentLimit {
+		t.Fatalf("body has %d characters, over %d", n, commentLimit)
+	}
+	if !strings.HasPrefix(body, marker) || !strings.Contains(body, "| overlays/env-19 |") {
+		t.Error("the head with every unit's row is not kept")
+	}
+	if strings.Count(body, "<details>") != strings.Count(body, "</details>") {
+		t.Error("a unit section was cut in the middle")
+	}
+	if !strings.Contains(body, "more unit(s) do not fit") || !strings.Contains(body, "step summary") {
+		t.Errorf("no note on what was cut:\n%s", body[len(body)-300:])
+	}
+	if whole := head + strings.Join(sections, ""); len(whole) <= commentLimit {
+		t.Fatalf("the test diff (%d) is not over the limit", len(whole))
 	}
 }
