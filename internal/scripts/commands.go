@@ -8,6 +8,7 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/build"
 	"github.com/gitops-actions/gitops-actions/internal/bump"
+	"github.com/gitops-actions/gitops-actions/internal/diffconfig"
 	"github.com/gitops-actions/gitops-actions/internal/pipeline"
 	"github.com/gitops-actions/gitops-actions/internal/prune"
 	"github.com/gitops-actions/gitops-actions/internal/scan"
@@ -35,6 +36,7 @@ var Actions = map[string]Action{
 	"attest":          {attest.Main, configParser(attest.ParseConfig), "attest"},
 	"bump-manifest":   {bump.Main, configParser(bump.ParseConfig), "bump"},
 	"validate-config": {validate.Main, configParser(validate.ParseConfig), "validate"},
+	"diff-config":     {diffconfig.Main, configParser(diffconfig.ParseConfig), "diffconfig"},
 	"prune-images":    {prune.Main, configParser(prune.ParseConfig), "prune"},
 	"pipeline":        {pipeline.Main, configParser(pipeline.ParseConfig), "pipeline"},
 }
