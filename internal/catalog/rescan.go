@@ -9,12 +9,14 @@ import (
 	"io"
 	"maps"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/anchore/syft/syft/format"
 	"github.com/anchore/syft/syft/format/cyclonedxjson"
 	"github.com/anchore/syft/syft/format/spdxjson"
 	"github.com/anchore/syft/syft/format/syftjson"
+	"github.com/anchore/syft/syft/pkg"
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/aquasecurity/trivy/pkg/cache"
 	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
@@ -125,6 +127,8 @@ func RunSBOM(ctx context.Context, d *Decoded, name string) (*Result, error) {
 	}
 	r := &Result{Report: rep, Packages: n, purls: purls}
 	r.encode = func(w io.Writer, format string) error { return encodeSyft(w, format, d.SBOM) }
+	// Another matcher reads the decoded package list, as `grype sbom:` would.
+	r.syft = func() *sbom.SBOM { return d.SBOM }
 	return r, nil
 }
 
@@ -156,4 +160,12 @@ func (r *Result) Join(o *Result) {
 		r.purls = map[string]string{}
 	}
 	maps.Copy(r.purls, o.purls)
+	mine, theirs := r.syft, o.syft
+	r.syft = func() *sbom.SBOM {
+		a, b := mine(), theirs()
+		joined := *a
+		joined.Artifacts.Packages = pkg.NewCollection(append(a.Artifacts.Packages.Sorted(), b.Artifacts.Packages.Sorted()...)...)
+		joined.Relationships = append(slices.Clone(a.Relationships), b.Relationships...)
+		return &joined
+	}
 }

@@ -317,3 +317,33 @@ func TestSummaryNamesMatchers(t *testing.T) {
 		t.Errorf("scanner: grype summary names trivy's database or a Found by column:\n%s", got)
 	}
 }
+
+// A rescan from an SBOM file matches with grype too: the SBOM the action
+// wrote, rescanned with scanner: grype, gives the image scan's grype
+// findings, in each SBOM format of either generator.
+func TestRescanWithGrype(t *testing.T) {
+	_, tar := fixture(t)
+	cache := newGrypeCache(t, agreementAdvisories)
+	for _, tc := range [][2]string{{"syft", "spdx-json"}, {"syft", "cyclonedx-json"}, {"syft", "syft-json"}, {"trivy", "cyclonedx-json"}, {"trivy", "spdx-json"}} {
+		gen, format := tc[0], tc[1]
+		t.Run(gen+"/"+format, func(t *testing.T) {
+			sbomFile := filepath.Join(t.TempDir(), "sbom.json")
+			common := []string{"--cache-dir", cache, "--skip-db-update", "--scanner", "grype", "--fail-on", "CRITICAL"}
+			image := runScan(t, slices.Concat(common, []string{"--input", tar, "--sbom-generator", gen, "--sbom-format", format, "--sbom-file", sbomFile})...)
+			if image.code != 1 {
+				t.Fatalf("image scan exit %d, want 1 (CRITICAL findings)\n%s", image.code, image.stderr)
+			}
+			rescan := runScan(t, slices.Concat(common, []string{"--sbom", sbomFile})...)
+			if rescan.code != 1 {
+				t.Fatalf("rescan exit %d, want 1 (CRITICAL findings)\n%s", rescan.code, rescan.stderr)
+			}
+			want, got := image.matches(Grype), rescan.matches(Grype)
+			if len(want) == 0 {
+				t.Fatal("the image scan found nothing with grype: the test proves nothing")
+			}
+			if a, b := diff(want, got), diff(got, want); len(a)+len(b) > 0 {
+				t.Errorf("rescan with grype differs from the image scan: only image %q, only rescan %q", a, b)
+			}
+		})
+	}
+}
