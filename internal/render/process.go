@@ -71,6 +71,10 @@ func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 		if _, err := out.Write(frame); err != nil {
 			return 1
 		}
+		// An idle process keeps only what it caches: the next unit may
+		// go to another one, and the run's memory is all of them.
+		frame, resp = nil, response{}
+		debug.FreeOSMemory()
 	}
 }
 
