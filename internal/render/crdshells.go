@@ -217,11 +217,16 @@ func patchAvoidsCRDs(dir string, m map[string]any, read func(string) ([]byte, er
 	}
 }
 
+// contentKey names content by its hash (128 bits of SHA-256).
+func contentKey(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
 // shellOf returns b with its CRD schemas shelled, or b itself when it
 // has none or may not be shelled.
 func shellOf(b []byte) []byte {
-	sum := sha256.Sum256(b)
-	key := hex.EncodeToString(sum[:])
+	key := contentKey(b)
 	shells.Lock()
 	out, ok := shells.files[key]
 	shells.Unlock()
@@ -231,7 +236,7 @@ func shellOf(b []byte) []byte {
 		}
 		return out
 	}
-	out = makeShells(b, key[:32])
+	out = makeShells(b, key)
 	shells.Lock()
 	shells.files[key] = out
 	shells.Unlock()
@@ -401,8 +406,7 @@ func newDocStream(f shellFile, readReal func(string) ([]byte, error)) *docStream
 func (s *docStream) get(di int) (*yaml.Node, error) {
 	if s.dec == nil || di < s.at {
 		b, err := s.readReal(s.file.real)
-		sum := sha256.Sum256(b)
-		if err != nil || hex.EncodeToString(sum[:])[:32] != s.file.sum {
+		if err != nil || contentKey(b) != s.file.sum {
 			return nil, errors.New(s.file.real + " changed while it was being rendered")
 		}
 		s.dec, s.at, s.doc = yaml.NewDecoder(bytes.NewReader(b)), -1, nil
@@ -435,8 +439,7 @@ func shellDoc(b []byte) (sum string, doc int) {
 // unshell prints r, putting its schemas back from the file they were
 // read from.
 func unshell(r *resource.Resource, shelled []byte, src *docStream) ([]byte, error) {
-	sum := sha256.Sum256(shelled)
-	key := hex.EncodeToString(sum[:])
+	key := contentKey(shelled)
 	shells.Lock()
 	out, ok := shells.objects[key]
 	shells.Unlock()

@@ -3,8 +3,6 @@ package render
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -354,8 +352,7 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 	b, err := f.FileSystem.ReadFile(real)
 	if err == nil && f.shellable[absOr(filepath.Clean(path))] {
 		if s := shellOf(b); len(s) != len(b) || !bytes.Equal(s, b) {
-			sum := sha256.Sum256(b)
-			key := hex.EncodeToString(sum[:])[:32]
+			key := contentKey(b)
 			f.mu.Lock()
 			if f.shelled == nil {
 				f.shelled = map[string]shellFile{}
