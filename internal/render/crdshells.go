@@ -447,6 +447,7 @@ func unshell(r *resource.Resource, shelled []byte, src *docStream) ([]byte, erro
 		return out, nil
 	}
 	var err error
+	var restore []func()
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.ScalarNode && strings.HasPrefix(n.Value, shellPrefix) {
@@ -464,6 +465,10 @@ func unshell(r *resource.Resource, shelled []byte, src *docStream) ([]byte, erro
 			found := false
 			forSchemas(doc, func(vi int, parent *yaml.Node, at int) {
 				if parts[2] == itoa(vi) {
+					// Put the placeholder back once printed, so that
+					// the object does not keep the schema.
+					placeholder := *n
+					restore = append(restore, func() { *n = placeholder })
 					*n, found = *parent.Content[at], true
 				}
 			})
@@ -476,6 +481,11 @@ func unshell(r *resource.Resource, shelled []byte, src *docStream) ([]byte, erro
 			walk(c)
 		}
 	}
+	defer func() {
+		for _, f := range restore {
+			f()
+		}
+	}()
 	walk(r.YNode())
 	if err != nil {
 		return nil, err
