@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -82,6 +83,7 @@ func Kustomize(ctx context.Context, dir string, o KustomizeOptions) ([]Object, e
 	if o.AllowRemote {
 		fs.tmp, _ = filepath.EvalSymlinks(os.TempDir())
 	}
+	fs.shellable = shellPlan(dir, o.Roots.ReadFile)
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	m, err := runBounded(ctx, o, func() (resmap.ResMap, error) { return k.Run(fs, dir) })
 	if refused := fs.refused(); refused != nil {
@@ -116,12 +118,36 @@ func Kustomize(ctx context.Context, dir string, o KustomizeOptions) ([]Object, e
 	if err := m.RemoveOriginAnnotations(); err != nil {
 		return nil, fmt.Errorf("removing origin annotations: %w", err)
 	}
-	for i, r := range m.Resources() {
+	shelled := fs.shelledFiles()
+	// Shelled objects are put back a file at a time, so that one file's
+	// parsed schemas are held at once.
+	byFile := map[string][]int{}
+	resources := m.Resources()
+	for i, r := range resources {
 		b, err := r.AsYAML()
 		if err != nil {
 			return nil, fmt.Errorf("encoding %s: %w", r.CurId(), err)
 		}
 		out[i].YAML = b
+		if file := shellFileOf(b, shelled); file != "" {
+			byFile[file] = append(byFile[file], i)
+		}
+	}
+	for _, file := range slices.Sorted(maps.Keys(byFile)) {
+		group := byFile[file]
+		slices.SortStableFunc(group, func(a, b int) int {
+			_, da := shellDoc(out[a].YAML)
+			_, db := shellDoc(out[b].YAML)
+			return da - db
+		})
+		src := newDocStream(shelled[file], fs.FileSystem.ReadFile)
+		for _, i := range group {
+			b, err := unshell(resources[i], out[i].YAML, src)
+			if err != nil {
+				return nil, fmt.Errorf("encoding %s: %w", resources[i].CurId(), err)
+			}
+			out[i].YAML = b
+		}
 	}
 	return out, nil
 }
@@ -171,6 +197,16 @@ type confinedFS struct {
 	// virtual are the rendered helmCharts templates by absolute path,
 	// with the template file each came from.
 	virtual map[string]virtualFile
+	// shellable are the resource files whose CRD schemas may be shelled
+	// (crdshells.go), shelled those that were, by content hash.
+	shellable map[string]bool
+	shelled   map[string]shellFile
+}
+
+func (f *confinedFS) shelledFiles() map[string]shellFile {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.shelled
 }
 
 type virtualFile struct {
@@ -314,6 +350,18 @@ func (f *confinedFS) ReadFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	b, err := f.FileSystem.ReadFile(real)
+	if err == nil && f.shellable[absOr(filepath.Clean(path))] {
+		if s := shellOf(b); len(s) != len(b) || !bytes.Equal(s, b) {
+			key := contentKey(b)
+			f.mu.Lock()
+			if f.shelled == nil {
+				f.shelled = map[string]shellFile{}
+			}
+			f.shelled[key] = shellFile{real: real, sum: key}
+			f.mu.Unlock()
+			return s, nil
+		}
+	}
 	if err != nil || !slices.Contains(KustomizationFiles, filepath.Base(path)) {
 		return b, err
 	}

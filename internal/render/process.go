@@ -40,6 +40,10 @@ func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 		return 2
 	}
 	debug.SetMemoryLimit(limit - limit/4)
+	// Parsed YAML is garbage as soon as a unit is printed: a render
+	// process collects it twice as often as the default, for the memory
+	// of the run, where several of them run at once.
+	debug.SetGCPercent(50)
 	logs := &capped{max: 64 << 10}
 	log.SetOutput(logs)
 	if err := writeFrame(out, hello{Ready: true}); err != nil {
@@ -71,6 +75,10 @@ func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 		if _, err := out.Write(frame); err != nil {
 			return 1
 		}
+		// An idle process keeps only what it caches: the next unit may
+		// go to another one, and the run's memory is all of them.
+		frame, resp = nil, response{}
+		debug.FreeOSMemory()
 	}
 }
 

@@ -162,7 +162,7 @@ func discover(cfg Config, roots *render.Roots) (*plan, error) {
 		}
 		for c := range cdirs {
 			// A chart a kustomization's helmCharts vendors renders there.
-			if !vendoredSubchart(cdirs, c) && !slices.ContainsFunc(homes, func(h string) bool { return strings.HasPrefix(c, h+"/") }) {
+			if !vendoredSubchart(cdirs, c) && !libraryChart(roots, c) && !slices.ContainsFunc(homes, func(h string) bool { return strings.HasPrefix(c, h+"/") }) {
 				p.charts = append(p.charts, c)
 			}
 		}
@@ -203,6 +203,20 @@ func vendoredSubchart(cdirs map[string]bool, c string) bool {
 		}
 	}
 	return false
+}
+
+// libraryChart reports whether the chart in dir is a library chart
+// (type: library, as Bitnami's common): it only gives templates to the
+// charts that depend on it and renders nothing alone.
+func libraryChart(roots *render.Roots, dir string) bool {
+	b, err := roots.ReadFile(filepath.Join(dir, "Chart.yaml"))
+	if err != nil {
+		return false
+	}
+	var c struct {
+		Type string `yaml:"type"`
+	}
+	return yaml.Unmarshal(b, &c) == nil && c.Type == "library"
 }
 
 // helmChartHome is the chartHome of a kustomization in dir that has

@@ -18,6 +18,24 @@ func sourceSyntax(roots *render.Roots, dir string, buildErr error) []report.Find
 	if !strings.Contains(msg, "yaml") && !strings.Contains(msg, "already defined") {
 		return nil
 	}
+	fs := reachedSyntax(roots, dir, true)
+	for i := range fs {
+		fs[i].Rule = RuleRender
+		fs[i].Message = "kustomize build failed: " + fs[i].Message
+	}
+	return fs
+}
+
+// kustomizationSyntax finds the duplicate keys of the kustomization
+// files a kustomization in dir reaches: kustomize keeps one of the values
+// and builds without a word.
+func kustomizationSyntax(roots *render.Roots, dir string) []report.Finding {
+	return reachedSyntax(roots, dir, false)
+}
+
+// reachedSyntax checks the kustomization files dir reaches and, with
+// all, the files they name.
+func reachedSyntax(roots *render.Roots, dir string, all bool) []report.Finding {
 	var fs []report.Finding
 	seen := map[string]bool{}
 	check := func(file string) {
@@ -47,16 +65,12 @@ func sourceSyntax(roots *render.Roots, dir string, buildErr error) []report.Find
 		for _, ref := range kustomizationRefs(roots, d) {
 			if isKustomizeDir(roots, ref) {
 				visit(ref)
-			} else {
+			} else if all {
 				check(ref)
 			}
 		}
 	}
 	visit(slash(dir))
-	for i := range fs {
-		fs[i].Rule = RuleRender
-		fs[i].Message = "kustomize build failed: " + fs[i].Message
-	}
 	return fs
 }
 

@@ -131,7 +131,7 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 			Message: "kustomize build failed: " + relativeMessage(err.Error())}}
 	}
 	var docs []*Doc
-	var fs []report.Finding
+	fs := kustomizationSyntax(sources.roots, dir)
 	var patches []patch
 	var patchesOnce sync.Once
 	for _, o := range objs {
