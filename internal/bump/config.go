@@ -92,14 +92,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AllowMissing:  in.Bool("allow-missing"),
 		KustomizeAdd:  in.Bool("kustomize-add"),
 		DryRun:        in.Bool("dry-run"),
-		Verify: verify.Inputs{
-			Require:                   in.List("verify"),
-			CertificateIdentity:       in.String("certificate-identity"),
-			CertificateIdentityRegexp: in.String("certificate-identity-regexp"),
-			CertificateOIDCIssuer:     in.String("certificate-oidc-issuer"),
-			Key:                       in.String("key"),
-			TrustedRoot:               in.String("trusted-root"),
-		},
+		Verify:        verify.ReadInputs(in),
 	}
 	images, many := parseImages(in)
 	c.Images = images

@@ -177,3 +177,17 @@ func fingerprint(pub crypto.PublicKey) string {
 	sum := sha256.Sum256(der)
 	return hex.EncodeToString(sum[:8])
 }
+
+// ReadInputs reads a policy from the inputs every verifying action names
+// alike: verify, certificate-identity, certificate-identity-regexp,
+// certificate-oidc-issuer, key and trusted-root.
+func ReadInputs(in *action.Inputs) Inputs {
+	return Inputs{
+		Require:                   in.List("verify"),
+		CertificateIdentity:       in.String("certificate-identity"),
+		CertificateIdentityRegexp: in.String("certificate-identity-regexp"),
+		CertificateOIDCIssuer:     in.String("certificate-oidc-issuer"),
+		Key:                       in.String("key"),
+		TrustedRoot:               in.String("trusted-root"),
+	}
+}
