@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gitops-actions/gitops-actions/internal/attest/attesttest"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
@@ -131,7 +132,7 @@ func verifiedStatements(out string) string {
 func TestCosignVerifiesKeyWithTransparencyLog(t *testing.T) {
 	cosign := testenv.CLI(t, testenv.CosignModule, testenv.CosignVersion)
 	key, pub := cosignKeyPair(t, cosign, "pw-2")
-	ss := startTestSigstore(t)
+	ss := attesttest.Start(t)
 	reg := testenv.StartRegistry(t, "ci", "ci-pass")
 	digest := testenv.PushRandomImage(t, reg, "app:v1")
 	ref := reg.Ref("app") + "@" + digest.String()
@@ -141,7 +142,7 @@ func TestCosignVerifiesKeyWithTransparencyLog(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r)
 	}
-	if got := ss.rekorCalls.Load(); got != 2 {
+	if got := ss.RekorCalls.Load(); got != 2 {
 		t.Errorf("Rekor got %d entries, want 2 (signature, provenance)", got)
 	}
 	trJSON, err := ss.TrustedRoot(t).MarshalJSON()
@@ -158,7 +159,7 @@ func TestCosignVerifiesKeyWithTransparencyLog(t *testing.T) {
 		t.Errorf("cosign verify-attestation --key with the log: %v\n%s", err, out)
 	}
 	// Under another instance's log key the entries do not verify.
-	otherJSON, err := startTestSigstore(t).TrustedRoot(t).MarshalJSON()
+	otherJSON, err := attesttest.Start(t).TrustedRoot(t).MarshalJSON()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
+	"github.com/gitops-actions/gitops-actions/internal/attest/attesttest"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
@@ -112,7 +113,7 @@ func TestBadInputs(t *testing.T) {
 // An unreachable Fulcio, Rekor or registry is exit 3 after the bounded
 // retries, quickly.
 func TestUnreachable(t *testing.T) {
-	ss := startTestSigstore(t)
+	ss := attesttest.Start(t)
 	reg := testenv.StartRegistry(t, "ci", "ci-pass")
 	digest := testenv.PushRandomImage(t, reg, "app:v1")
 	ref := reg.Ref("app") + "@" + digest.String()

@@ -18,6 +18,7 @@ import (
 	"github.com/sigstore/sigstore-go/pkg/verify"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/gitops-actions/gitops-actions/internal/attest/attesttest"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
 )
 
@@ -127,7 +128,7 @@ func verifyBundle(tr root.TrustedMaterial, raw []byte, issuer, sanRegexp string,
 // rejects for another identity, another issuer, another digest and a
 // changed predicate.
 func TestKeylessEndToEnd(t *testing.T) {
-	ss := startTestSigstore(t)
+	ss := attesttest.Start(t)
 	reg := testenv.StartRegistry(t, "ci", "ci-pass")
 	idxDigest := testenv.PushRandomIndex(t, reg, "app:v1", "linux/amd64", "linux/arm64")
 	ref := reg.Ref("app") + "@" + idxDigest.String()
@@ -144,8 +145,8 @@ func TestKeylessEndToEnd(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("exit %d\n%s", r.code, r)
 	}
-	if r.outputs["identity"] != testIdentity {
-		t.Errorf("identity output %q, want %q", r.outputs["identity"], testIdentity)
+	if r.outputs["identity"] != attesttest.Identity {
+		t.Errorf("identity output %q, want %q", r.outputs["identity"], attesttest.Identity)
 	}
 	if log := unmasked(r.stdout + r.stderr); strings.Contains(log, ss.Token) || strings.Contains(log, ss.RequestToken) {
 		t.Errorf("an OIDC token reached the log:\n%s", r)
@@ -158,15 +159,15 @@ func TestKeylessEndToEnd(t *testing.T) {
 	if n := len(r.pushed(t)); n != 11 {
 		t.Errorf("pushed %d bundles, want 11", n)
 	}
-	if got := ss.fulcioCalls.Load(); got != 1 {
+	if got := ss.FulcioCalls.Load(); got != 1 {
 		t.Errorf("Fulcio asked %d times; one certificate serves the run", got)
 	}
-	if got := ss.rekorCalls.Load(); got != 11 {
+	if got := ss.RekorCalls.Load(); got != 11 {
 		t.Errorf("Rekor got %d entries, want one per bundle (11)", got)
 	}
 
 	tr := ss.TrustedRoot(t)
-	idRE := "^" + strings.ReplaceAll(testIdentity, ".", `\.`) + "$"
+	idRE := "^" + strings.ReplaceAll(attesttest.Identity, ".", `\.`) + "$"
 	var platformDigests []v1.Hash
 	for i, s := range subjects {
 		d, err := name.NewDigest(s)
@@ -188,7 +189,7 @@ func TestKeylessEndToEnd(t *testing.T) {
 			if b.Manifest.Layers[0].MediaType != BundleMediaType || b.Manifest.Annotations[AnnotationContent] != "dsse-envelope" || string(b.Manifest.Config.MediaType) != "application/vnd.oci.empty.v1+json" {
 				t.Errorf("%s %s: manifest not in cosign's layout: %+v", s, pt, b.Manifest)
 			}
-			st, err := verifyBundle(tr, b.Raw, testIssuer, idRE, h)
+			st, err := verifyBundle(tr, b.Raw, attesttest.Issuer, idRE, h)
 			if err != nil {
 				t.Errorf("%s %s: sigstore-go rejects the bundle: %v", s, pt, err)
 				continue
@@ -196,7 +197,7 @@ func TestKeylessEndToEnd(t *testing.T) {
 			if !strings.Contains(st, `"predicateType":"`+pt+`"`) {
 				t.Errorf("%s: verified statement is not of %s: %s", s, pt, st)
 			}
-			if pt == PredicateSLSA1 && !contains(st, `"id":"`+testIdentity+`"`, `"gitCommit":"`+githubEnv["GITHUB_SHA"]+`"`, `actions/runs/4242/attempts/1`) {
+			if pt == PredicateSLSA1 && !contains(st, `"id":"`+attesttest.Identity+`"`, `"gitCommit":"`+githubEnv["GITHUB_SHA"]+`"`, `actions/runs/4242/attempts/1`) {
 				t.Errorf("provenance lacks the builder, commit or run: %s", st)
 			}
 			if pt == PredicateVuln && !contains(st, `"passed":true`, `"critical":0`, `"high":1`, `2026-11-30T06:00:00Z`) {
@@ -215,7 +216,7 @@ func TestKeylessEndToEnd(t *testing.T) {
 			if len(sboms) != 1 {
 				t.Fatalf("%s: %d SBOM bundles", s, len(sboms))
 			}
-			st, err := verifyBundle(tr, sboms[0].Raw, testIssuer, idRE, h)
+			st, err := verifyBundle(tr, sboms[0].Raw, attesttest.Issuer, idRE, h)
 			if err != nil || !strings.Contains(st, want) {
 				t.Errorf("%s: SBOM bundle (%v) lacks %s: %s", s, err, want, st)
 			}
@@ -229,22 +230,22 @@ func TestKeylessEndToEnd(t *testing.T) {
 	}
 	bundles := bundlesOf(t, reg, amd64)
 	raw := bundles[PredicateSLSA1][0].Raw
-	if _, err := verifyBundle(tr, raw, testIssuer, `^https://github\.com/evil/`, platformDigests[0]); err == nil {
+	if _, err := verifyBundle(tr, raw, attesttest.Issuer, `^https://github\.com/evil/`, platformDigests[0]); err == nil {
 		t.Error("accepted a wrong identity regexp")
 	}
 	if _, err := verifyBundle(tr, raw, "https://accounts.google.com", idRE, platformDigests[0]); err == nil {
 		t.Error("accepted a wrong issuer")
 	}
-	if _, err := verifyBundle(tr, raw, testIssuer, idRE, platformDigests[1]); err == nil {
+	if _, err := verifyBundle(tr, raw, attesttest.Issuer, idRE, platformDigests[1]); err == nil {
 		t.Error("accepted the amd64 bundle for the arm64 digest")
 	}
-	if _, err := verifyBundle(tr, raw, testIssuer, idRE, idxDigest); err == nil {
+	if _, err := verifyBundle(tr, raw, attesttest.Issuer, idRE, idxDigest); err == nil {
 		t.Error("accepted a platform's bundle for the index digest")
 	}
-	if _, err := verifyBundle(tr, tamper(t, raw), testIssuer, idRE, platformDigests[0]); err == nil {
+	if _, err := verifyBundle(tr, tamper(t, raw), attesttest.Issuer, idRE, platformDigests[0]); err == nil {
 		t.Error("accepted a bundle whose predicate was changed")
 	}
-	if _, err := verifyBundle(ss.otherRoot(t), raw, testIssuer, idRE, platformDigests[0]); err == nil {
+	if _, err := verifyBundle(otherRoot(t), raw, attesttest.Issuer, idRE, platformDigests[0]); err == nil {
 		t.Error("accepted a bundle under another instance's trusted root")
 	}
 
@@ -258,14 +259,14 @@ func TestKeylessEndToEnd(t *testing.T) {
 	trFile := writeFile(t, dir, "trusted_root.json", string(trJSON))
 	cfg := dockerConfig(t, reg.Host, "ci", "ci-pass")
 	flags := func(identity string) []string {
-		return []string{"--trusted-root", trFile, "--certificate-identity", identity, "--certificate-oidc-issuer", testIssuer,
+		return []string{"--trusted-root", trFile, "--certificate-identity", identity, "--certificate-oidc-issuer", attesttest.Issuer,
 			"--insecure-ignore-sct", "--allow-http-registry", "--allow-insecure-registry"}
 	}
 	for _, s := range subjects {
-		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify"}, flags(testIdentity)...), s)...); err != nil {
+		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify"}, flags(attesttest.Identity)...), s)...); err != nil {
 			t.Errorf("cosign verify (keyless) %s: %v\n%s", s, err, out)
 		}
-		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, flags(testIdentity)...), s)...); err != nil {
+		if out, err := runCosign(t, cosign, cfg, append(append([]string{"verify-attestation", "--type", "slsaprovenance1"}, flags(attesttest.Identity)...), s)...); err != nil {
 			t.Errorf("cosign verify-attestation (keyless) %s: %v\n%s", s, err, out)
 		}
 	}
@@ -292,8 +293,8 @@ func tamper(t *testing.T, raw []byte) []byte {
 }
 
 // otherRoot is a trusted root of a different instance.
-func (s *testSigstore) otherRoot(t *testing.T) root.TrustedMaterial {
-	return startTestSigstore(t).TrustedRoot(t)
+func otherRoot(t *testing.T) root.TrustedMaterial {
+	return attesttest.Start(t).TrustedRoot(t)
 }
 
 func mustDigest(t *testing.T, ref string) name.Digest {

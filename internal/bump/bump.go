@@ -19,6 +19,7 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
 	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/verify"
 	"github.com/gitops-actions/gitops-actions/internal/yamledit"
 )
 
@@ -86,6 +87,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	var policy *verify.Policy
+	if cfg.Verify.Enabled() {
+		if policy, err = verify.NewPolicy(cfg.Verify); err != nil {
+			return err
+		}
+	}
 	var gh *github
 	if cfg.SignCommits {
 		if err := checkSignRepository(cfg.Repository, c.Getenv("GITHUB_SERVER_URL")); err != nil {
@@ -121,6 +128,10 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			return err
 		}
 	}
+	verified, err := verifyImages(ctx, c, policy, cfg.Images)
+	if err != nil {
+		return err
+	}
 	cache := edits{}
 	for attempt := 1; ; attempt++ {
 		ed, err := applyEdit(ctx, c, repo, cfg, editors, cache)
@@ -149,6 +160,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			c.Logf("%s:%d: %s → %s", ch.File, ch.Line, ch.Old, ch.New)
 		}
 		msg := newMessage(c, cfg, ed)
+		msg.Verification = verificationText(verified)
 		if cfg.DryRun {
 			c.Logf("dry run: not committing")
 			return nil

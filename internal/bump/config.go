@@ -3,12 +3,14 @@ package bump
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/gitrepo"
+	"github.com/gitops-actions/gitops-actions/internal/verify"
 )
 
 // Config is the bump-manifest action's parsed inputs.
@@ -48,6 +50,8 @@ type Config struct {
 	AllowMissing  bool
 	KustomizeAdd  bool
 	DryRun        bool
+	// Verify is the policy each written image's digest must meet first.
+	Verify verify.Inputs
 
 	// Derived: the commit message and PR text templates, parsed.
 	commitTmpl, titleTmpl, bodyTmpl *template.Template
@@ -88,6 +92,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		AllowMissing:  in.Bool("allow-missing"),
 		KustomizeAdd:  in.Bool("kustomize-add"),
 		DryRun:        in.Bool("dry-run"),
+		Verify:        verify.ReadInputs(in),
 	}
 	images, many := parseImages(in)
 	c.Images = images
@@ -147,6 +152,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if len(c.Images) == 0 {
 		c.Images = []Target{{Image: c.Image, Tag: c.Tag, Digest: c.Digest}}
 	}
+	checkVerifyInputs(in, c)
 	if n := len(c.HelmKeys); n < 2 || n > 4 {
 		in.Fail("helm-keys", "want repository and tag keys, and optionally digest and registry keys; got %d keys", n)
 	}
@@ -187,6 +193,40 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("max-attempts", "must be at least 1")
 	}
 	return c, nil
+}
+
+// checkVerifyInputs refuses, before any I/O, a verify list with unknown
+// proofs and images that verify cannot check: a proof is about a digest.
+func checkVerifyInputs(in *action.Inputs, c Config) {
+	v := c.Verify
+	if !v.Enabled() {
+		for _, given := range []struct{ name, value string }{{"certificate-identity", v.CertificateIdentity}, {"certificate-identity-regexp", v.CertificateIdentityRegexp}, {"certificate-oidc-issuer", v.CertificateOIDCIssuer}, {"key", v.Key}, {"trusted-root", v.TrustedRoot}} {
+			if given.value != "" {
+				in.Fail(given.name, "is set but verify lists no proof to require")
+			}
+		}
+		return
+	}
+	for _, k := range v.Require {
+		if !slices.Contains(verify.Kinds, k) {
+			in.Fail("verify", "%q is not one of %s", k, strings.Join(verify.Kinds, ", "))
+		}
+	}
+	if c.PromoteFrom != "" {
+		return // the digest is read from the config repo and checked there
+	}
+	input := c.imageInput()
+	switch {
+	case c.ImageRef != "":
+		input = "image-ref"
+	case input == "image":
+		input = "digest"
+	}
+	for _, t := range c.Images {
+		if t.Image != "" && t.Digest == "" {
+			in.Fail(input, "%s has no digest: verify checks the proofs of a digest, so give one", t.Image)
+		}
+	}
 }
 
 // checkRepositoryURL refuses a repository URL that names a host but no

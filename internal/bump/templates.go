@@ -32,7 +32,8 @@ Source: {{.}}{{with $.SourceSHA}}@{{.}}{{end}}
 {{range .Changes}}| {{.File}} | {{.Line}} | ` + "`{{.Old}}`" + ` | ` + "`{{.New}}`" + ` |
 {{end}}{{end}}{{with .SourceURL}}
 Source: {{.}}
-{{end}}`
+{{end}}{{with .Verification}}
+{{.}}{{end}}`
 )
 
 // message is what the commit message and PR templates see. With several
@@ -48,6 +49,7 @@ type message struct {
 	SourceSHA            string
 	SourceURL            string // the source commit's page, when known
 	Changes              []Change
+	Verification         string // what verify checked, as a Markdown table
 }
 
 // imageMessage is one image of a message.

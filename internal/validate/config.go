@@ -8,6 +8,7 @@ import (
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/report"
+	"github.com/gitops-actions/gitops-actions/internal/verify"
 )
 
 // Config is the validate-config action's parsed inputs.
@@ -36,6 +37,9 @@ type Config struct {
 	RenderMaxBytes       int64
 	RenderTimeout        time.Duration
 	DeprecationsFile     string
+	// VerifyImages checks each image reference's proofs against Verify.
+	VerifyImages bool
+	Verify       verify.Inputs
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -64,6 +68,11 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		RemoteTimeout:        in.Duration("remote-timeout"),
 		RenderTimeout:        in.Duration("render-timeout"),
 		DeprecationsFile:     in.String("deprecations-file"),
+		VerifyImages:         in.Bool("verify-images"),
+		Verify:               verify.ReadInputs(in),
+	}
+	if !c.VerifyImages {
+		c.Verify = verify.Inputs{}
 	}
 	if c.AllowRemote && c.RemoteTimeout == 0 {
 		in.Fail("remote-timeout", "must be above 0 when allow-remote is on")

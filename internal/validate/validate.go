@@ -114,6 +114,13 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	defer checks.close()
 	findings := append(in.findings, checks.run(ctx, resources)...)
+	if cfg.VerifyImages {
+		vf, err := verifyImages(ctx, c, cfg, resources)
+		if err != nil {
+			return err
+		}
+		findings = append(findings, vf...)
+	}
 	findings = filterRules(findings, cfg.DisableRules)
 	findings = dedupe(findings)
 	report.Sort(findings)

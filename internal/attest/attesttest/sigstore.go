@@ -1,4 +1,6 @@
-package attest
+// Package attesttest is a private Sigstore on loopback for tests: an OIDC
+// token endpoint, Fulcio and Rekor.
+package attesttest
 
 import (
 	"bytes"
@@ -19,6 +21,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,16 +39,16 @@ import (
 )
 
 const (
-	testIssuer      = "https://token.actions.githubusercontent.com"
-	testJobWorkflow = "acme/platform/.github/workflows/gitops-code.yml@refs/tags/v1"
-	testIdentity    = "https://github.com/" + testJobWorkflow
+	Issuer      = "https://token.actions.githubusercontent.com"
+	JobWorkflow = "acme/platform/.github/workflows/gitops-code.yml@refs/tags/v1"
+	Identity    = "https://github.com/" + JobWorkflow
 )
 
-// testSigstore is a private Sigstore on loopback: the runner's OIDC token
+// Sigstore is a private Sigstore on loopback: the runner's OIDC token
 // endpoint, Fulcio's v2 signingCert and Rekor's v1 log entries, each doing
 // the checks the real one does on what this action sends (the bearer
 // token, the proof of possession, the DSSE signature of the entry).
-type testSigstore struct {
+type Sigstore struct {
 	OIDC, Fulcio, Rekor *httptest.Server
 	RequestToken        string
 	Token               string
@@ -52,13 +56,13 @@ type testSigstore struct {
 	interKey            crypto.Signer
 	rekorKey            *ecdsa.PrivateKey
 	logID               []byte
-	fulcioCalls         atomic.Int32
-	rekorCalls          atomic.Int32
+	FulcioCalls         atomic.Int32
+	RekorCalls          atomic.Int32
 }
 
-func startTestSigstore(t *testing.T) *testSigstore {
+func Start(t testing.TB) *Sigstore {
 	t.Helper()
-	s := &testSigstore{RequestToken: "runner-request-token-7c1e"}
+	s := &Sigstore{RequestToken: "runner-request-token-7c1e"}
 	rootCert, rootKey, err := ca.GenerateRootCa()
 	if err != nil {
 		t.Fatal(err)
@@ -76,8 +80,8 @@ func startTestSigstore(t *testing.T) *testSigstore {
 	s.logID = sum[:]
 
 	claims, _ := json.Marshal(map[string]any{
-		"iss": testIssuer, "aud": "sigstore", "sub": "repo:acme/api:ref:refs/heads/main",
-		"job_workflow_ref": testJobWorkflow, "exp": time.Now().Add(5 * time.Minute).Unix(),
+		"iss": Issuer, "aud": "sigstore", "sub": "repo:acme/api:ref:refs/heads/main",
+		"job_workflow_ref": JobWorkflow, "exp": time.Now().Add(5 * time.Minute).Unix(),
 	})
 	enc := base64.RawURLEncoding.EncodeToString
 	s.Token = enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(claims) + "." + enc([]byte("signature"))
@@ -98,15 +102,15 @@ func startTestSigstore(t *testing.T) *testSigstore {
 }
 
 // Env is what the runner gives a job with id-token: write.
-func (s *testSigstore) Env() map[string]string {
+func (s *Sigstore) Env() map[string]string {
 	return map[string]string{
 		"ACTIONS_ID_TOKEN_REQUEST_URL":   s.OIDC.URL + "/token?api-version=2.0",
 		"ACTIONS_ID_TOKEN_REQUEST_TOKEN": s.RequestToken,
 	}
 }
 
-func (s *testSigstore) signingCert(w http.ResponseWriter, r *http.Request) {
-	s.fulcioCalls.Add(1)
+func (s *Sigstore) signingCert(w http.ResponseWriter, r *http.Request) {
+	s.FulcioCalls.Add(1)
 	if r.Method != http.MethodPost || r.URL.Path != "/api/v2/signingCert" {
 		http.NotFound(w, r)
 		return
@@ -144,8 +148,8 @@ func (s *testSigstore) signingCert(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "proof of possession does not verify", http.StatusBadRequest)
 		return
 	}
-	issuerV2, _ := asn1.MarshalWithParams(testIssuer, "utf8")
-	san, _ := url.Parse(testIdentity)
+	issuerV2, _ := asn1.MarshalWithParams(Issuer, "utf8")
+	san, _ := url.Parse(Identity)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
 		Subject:      pkix.Name{},
@@ -155,7 +159,7 @@ func (s *testSigstore) signingCert(w http.ResponseWriter, r *http.Request) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning},
 		ExtraExtensions: []pkix.Extension{
-			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(testIssuer)},
+			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(Issuer)},
 			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerV2},
 		},
 	}
@@ -173,8 +177,8 @@ func (s *testSigstore) signingCert(w http.ResponseWriter, r *http.Request) {
 
 // logEntries accepts a proposed entry as Rekor v1 does and answers with a
 // signed entry timestamp and an inclusion proof in a one-leaf tree.
-func (s *testSigstore) logEntries(w http.ResponseWriter, r *http.Request) {
-	s.rekorCalls.Add(1)
+func (s *Sigstore) logEntries(w http.ResponseWriter, r *http.Request) {
+	s.RekorCalls.Add(1)
 	if r.Method != http.MethodPost || r.URL.Path != "/api/v1/log/entries" {
 		http.NotFound(w, r)
 		return
@@ -233,7 +237,7 @@ func (s *testSigstore) logEntries(w http.ResponseWriter, r *http.Request) {
 }
 
 // TrustedRoot is what a verifier trusts of this instance.
-func (s *testSigstore) TrustedRoot(t *testing.T) *root.TrustedRoot {
+func (s *Sigstore) TrustedRoot(t testing.TB) *root.TrustedRoot {
 	t.Helper()
 	tr, err := root.NewTrustedRoot(root.TrustedRootMediaType01,
 		[]root.CertificateAuthority{&root.FulcioCertificateAuthority{
@@ -248,4 +252,18 @@ func (s *testSigstore) TrustedRoot(t *testing.T) *root.TrustedRoot {
 		t.Fatal(err)
 	}
 	return tr
+}
+
+// TrustedRootFile writes the trusted root as JSON into a temporary file.
+func (s *Sigstore) TrustedRootFile(t testing.TB) string {
+	t.Helper()
+	raw, err := s.TrustedRoot(t).MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "trusted_root.json")
+	if err := os.WriteFile(p, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
