@@ -35,6 +35,10 @@ type Config struct {
 	// SBOM is a file to rescan, or "attached" for image-ref's SBOM
 	// referrer; nothing is pulled then.
 	SBOM string
+	// Platforms of an index to analyse; empty is every one.
+	Platforms []string
+	// SBOMFileSet is whether sbom-file was given rather than defaulted.
+	SBOMFileSet bool
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -60,6 +64,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		Vulnerabilities:  in.Bool("vulnerabilities"),
 		SARIFFile:        in.String("sarif-file"),
 		SBOM:             in.String("sbom"),
+		Platforms:        in.List("platforms"),
+		SBOMFileSet:      in.IsSet("sbom-file"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
@@ -78,6 +84,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 			in.Fail("severity", "%q is not one of %s", s, strings.Join(severities, ", "))
 		}
 	}
+	checkPlatforms(in, c)
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}

@@ -276,6 +276,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--input", tar, "--attach-sbom"}, `input "attach-sbom": needs image-ref`},
 		{[]string{"--input", tar, "--ignore-file", "missing.trivyignore"}, `input "ignore-file"`},
 		{[]string{"--input", filepath.Join(t.TempDir(), "nope.tar")}, `input "input"`},
+		{[]string{"--input", tar, "--platforms", "arm64"}, `input "platforms": "arm64" is not os/arch`},
+		{[]string{"--input", tar, "--platforms", "linux/arm64"}, `input "platforms"`},
+		{[]string{"--path", t.TempDir(), "--platforms", "linux/amd64"}, `input "platforms": picks platforms of an image`},
+		{[]string{"--path", t.TempDir(), "--sbom-file", "sbom-{platform}.json"}, `input "sbom-file"`},
 	}
 	for _, c := range cases {
 		r := runScan(t, c.args...)

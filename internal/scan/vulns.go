@@ -33,6 +33,8 @@ type Vulnerability struct {
 	URL         string   `json:"url,omitempty"`
 	Score       float64  `json:"-"`
 	References  []string `json:"-"`
+	// Platforms of an index the vulnerability is in.
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 // gate applies ignore-unfixed, the ignore file and the VEX documents to
@@ -77,6 +79,12 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability
 			})
 		}
 	}
+	sortVulns(out)
+	return out, nil
+}
+
+// sortVulns orders vs most severe first, then by ID and purl.
+func sortVulns(out []Vulnerability) {
 	slices.SortStableFunc(out, func(a, b Vulnerability) int {
 		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
 			return d
@@ -86,7 +94,6 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config) ([]Vulnerability
 		}
 		return strings.Compare(a.PURL, b.PURL)
 	})
-	return out, nil
 }
 
 func severityOf(s string) string {
@@ -176,6 +183,9 @@ func (v Vulnerability) message() string {
 	m := fmt.Sprintf("%s %s (%s): %s %s, %s", v.ID, v.Severity, v.PURL, v.Package, v.Installed, fix)
 	if v.Title != "" {
 		m += ": " + v.Title
+	}
+	if len(v.Platforms) > 0 {
+		m += " [" + strings.Join(v.Platforms, ", ") + "]"
 	}
 	return m
 }

@@ -1,0 +1,229 @@
+package scan
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
+)
+
+// platformImage is a Debian image of debs whose config says os/arch.
+func platformImage(t *testing.T, arch string, debs ...scanfixture.Deb) v1.Image {
+	t.Helper()
+	img, err := scanfixture.Image{Debs: debs}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// twoPlatformIndex is linux/amd64 with nothing vulnerable beside
+// linux/arm64 whose openssl has CVE-2099-0001 (critical) in testAdvisories.
+func twoPlatformIndex(t *testing.T) (idx v1.ImageIndex, amd, arm v1.Image) {
+	t.Helper()
+	amd = platformImage(t, "amd64", scanfixture.Deb{Name: "bash", Version: "5.2.15-2+b3"}, scanfixture.Deb{Name: "openssl", Version: "3.0.13-1~deb12u1"})
+	arm = platformImage(t, "arm64", scanfixture.Deb{Name: "bash", Version: "5.2.15-2+b3"}, scanfixture.Deb{Name: "openssl", Version: "3.0.11-1~deb12u1"})
+	idx = mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	return idx, amd, arm
+}
+
+// attachedSBOM reads the SBOM referrers of subject: their count and the
+// first one's content.
+func attachedSBOM(t *testing.T, subject name.Digest, opts []remote.Option) (int, []byte) {
+	t.Helper()
+	idx, err := remote.Referrers(subject, opts...)
+	if err != nil {
+		t.Fatalf("referrers of %s: %v", subject, err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sboms []v1.Descriptor
+	for _, m := range im.Manifests {
+		if sbomArtifactTypes[m.ArtifactType] {
+			sboms = append(sboms, m)
+		}
+	}
+	if len(sboms) == 0 {
+		return 0, nil
+	}
+	data, err := fetchSBOM(subject.Context().Digest(sboms[0].Digest.String()), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(sboms), data
+}
+
+// An index is scanned per platform: only the arm64 image has the
+// vulnerable openssl, so only arm64 is flagged and the gate fails on it;
+// each platform's SBOM is written to its own file and attached with that
+// platform's manifest as subject, none to the index. platforms picks one;
+// a platform the index lacks, or several SBOMs for one file, exit 2.
+func TestIndexEveryPlatform(t *testing.T) {
+	idx, amd, arm := twoPlatformIndex(t)
+	cache := newCache(t, time.Now())
+	common := []string{"--cache-dir", cache, "--skip-db-update", "--severity", allSeverities}
+	digest := func(d interface{ Digest() (v1.Hash, error) }) string {
+		h, err := d.Digest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h.String()
+	}
+	for _, reg := range rescanRegistries(t) {
+		t.Run(reg.kind, func(t *testing.T) {
+			ref := reg.pushIndex(t, "acme/multi:1.0", idx)
+			dir := t.TempDir()
+			sarifFile := filepath.Join(dir, "scan.sarif")
+			r := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(), "--attach-sbom",
+				"--sbom-file", filepath.Join(dir, "sbom-{platform}.json"), "--sarif-file", sarifFile, "--fail-on", "CRITICAL"})...)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1 (a critical in arm64)\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			vs, _ := r.report["vulnerabilities"].([]any)
+			if len(vs) != 1 {
+				t.Fatalf("vulnerabilities %v, want CVE-2099-0001 alone", vs)
+			}
+			v := vs[0].(map[string]any)
+			if v["id"] != "CVE-2099-0001" || v["package"] != "openssl" || !slices.Equal(toStrings(v["platforms"]), []string{"linux/arm64"}) {
+				t.Errorf("finding %v, want CVE-2099-0001 in openssl on linux/arm64 only", v)
+			}
+			if r.outputs["critical"] != "1" || r.outputs["passed"] != "false" {
+				t.Errorf("critical %q passed %q, want 1 and false", r.outputs["critical"], r.outputs["passed"])
+			}
+			files := map[string]string{
+				"linux/amd64": filepath.Join(dir, "sbom-linux-amd64.json"),
+				"linux/arm64": filepath.Join(dir, "sbom-linux-arm64.json"),
+			}
+			var listed []string
+			if err := json.Unmarshal([]byte(r.outputs["sbom-files"]), &listed); err != nil || !slices.Equal(listed, []string{files["linux/amd64"], files["linux/arm64"]}) {
+				t.Errorf("sbom-files %q (%v), want both platform files", r.outputs["sbom-files"], err)
+			}
+			if want := filepath.Join(dir, "sbom-{platform}.json"); r.outputs["sbom-file"] != want {
+				t.Errorf("sbom-file %q, want %q", r.outputs["sbom-file"], want)
+			}
+			for plat, want := range map[string]string{"linux/amd64": "openssl@3.0.13-1~deb12u1", "linux/arm64": "openssl@3.0.11-1~deb12u1"} {
+				data, err := os.ReadFile(files[plat])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if purls := strings.Join(sbomPURLs(t, "spdx-json", data), " "); !strings.Contains(purls, want) {
+					t.Errorf("%s SBOM lacks %s: %s", plat, want, purls)
+				}
+			}
+			sarif, err := os.ReadFile(sarifFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc struct {
+				Runs []struct {
+					Tool struct {
+						Driver struct {
+							Rules []struct {
+								ID         string `json:"id"`
+								Properties struct {
+									Platforms []string `json:"platforms"`
+								} `json:"properties"`
+							} `json:"rules"`
+						} `json:"driver"`
+					} `json:"tool"`
+				} `json:"runs"`
+			}
+			if err := json.Unmarshal(sarif, &doc); err != nil || len(doc.Runs) != 1 || len(doc.Runs[0].Tool.Driver.Rules) != 1 {
+				t.Fatalf("SARIF (%v):\n%s", err, sarif)
+			}
+			if rule := doc.Runs[0].Tool.Driver.Rules[0]; rule.ID != "CVE-2099-0001" || !slices.Equal(rule.Properties.Platforms, []string{"linux/arm64"}) {
+				t.Errorf("SARIF rule %s has platforms %v, want linux/arm64", rule.ID, rule.Properties.Platforms)
+			}
+			var plats []struct {
+				Platform, Digest string
+				Counts           map[string]int
+			}
+			data, _ := json.Marshal(r.report["platforms"])
+			if err := json.Unmarshal(data, &plats); err != nil || len(plats) != 2 {
+				t.Fatalf("report platforms (%v): %s", err, data)
+			}
+			for i, want := range []struct {
+				plat, digest string
+				critical     int
+			}{{"linux/amd64", digest(amd), 0}, {"linux/arm64", digest(arm), 1}} {
+				if p := plats[i]; p.Platform != want.plat || p.Digest != want.digest || p.Counts["CRITICAL"] != want.critical {
+					t.Errorf("report platform %d: %+v, want %s %s with %d critical", i, p, want.plat, want.digest, want.critical)
+				}
+			}
+
+			// Each SBOM is attached to its own platform's manifest.
+			for plat, img := range map[string]v1.Image{"linux/amd64": amd, "linux/arm64": arm} {
+				n, got := attachedSBOM(t, ref.Context().Digest(digest(img)), reg.opts)
+				want, _ := os.ReadFile(files[plat])
+				if n != 1 || string(got) != string(want) {
+					t.Errorf("%s manifest: %d SBOM referrers, content equal to its file %v", plat, n, string(got) == string(want))
+				}
+			}
+			if n, _ := attachedSBOM(t, ref.Context().Digest(digest(idx)), reg.opts); n != 0 {
+				t.Errorf("the index has %d SBOM referrers, want none: an SBOM describes one platform", n)
+			}
+
+			// One platform: amd64 has nothing vulnerable.
+			one := filepath.Join(dir, "amd64.json")
+			r = runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(), "--platforms", "linux/amd64",
+				"--sbom-file", one, "--fail-on", "LOW"})...)
+			if r.code != 0 || len(r.vulnIDs()) != 0 {
+				t.Errorf("platforms linux/amd64: exit %d, flagged %v; want 0 and none\n%s", r.code, r.vulnIDs(), r.stderr)
+			}
+			if r.outputs["sbom-file"] != one || r.outputs["sbom-files"] != `["`+one+`"]` {
+				t.Errorf("sbom-file %q sbom-files %q, want %s", r.outputs["sbom-file"], r.outputs["sbom-files"], one)
+			}
+
+			for _, c := range []struct {
+				args []string
+				want string
+			}{
+				{[]string{"--platforms", "linux/s390x", "--sbom-file", one}, `input "platforms"`},
+				{[]string{"--platforms", "linux/arm64,linux/riscv64", "--sbom-file", one}, `input "platforms"`},
+				{[]string{"--sbom-file", filepath.Join(dir, "one.json")}, `input "sbom-file"`},
+			} {
+				r := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String()}, c.args)...)
+				if r.code != 2 || !strings.Contains(r.stderr, c.want) {
+					t.Errorf("%v: exit %d, want 2 naming %s\n%s", c.args, r.code, c.want, r.stderr)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "one.json")); err == nil {
+				t.Error("a refused run wrote sbom-file")
+			}
+		})
+	}
+}
+
+func toStrings(v any) []string {
+	var out []string
+	l, _ := v.([]any)
+	for _, x := range l {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
