@@ -1,7 +1,12 @@
 package scan
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +15,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -226,4 +232,73 @@ func toStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// BenchmarkIndexPlatforms is one cold scan of a two-platform index
+// against one of its platforms (platforms: linux/amd64), from an
+// in-process registry: this machine's dpkg status (else 700 generated
+// packages) and npm packages per platform, no layer shared.
+//
+//	go test ./internal/scan -run '^$' -bench IndexPlatforms -benchtime 5x
+func BenchmarkIndexPlatforms(b *testing.B) {
+	status := ""
+	if data, err := os.ReadFile("/var/lib/dpkg/status"); err == nil {
+		status = string(data)
+	} else {
+		var debs []scanfixture.Deb
+		for i := range 700 {
+			debs = append(debs, scanfixture.Deb{Name: fmt.Sprintf("libbench%d", i), Version: fmt.Sprintf("1.%d.0-1", i)})
+		}
+		status = scanfixture.DpkgStatus(debs)
+	}
+	build := func(arch, status string) v1.Image {
+		img, err := scanfixture.Image{DpkgStatus: status, NPMs: testNPMs}.Build()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			b.Fatal(err)
+		}
+		cf = cf.DeepCopy()
+		cf.Architecture = arch
+		if img, err = mutate.ConfigFile(img, cf); err != nil {
+			b.Fatal(err)
+		}
+		return img
+	}
+	extra := "\n\nPackage: arm-only\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: arm64\n"
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: build("amd64", status), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: build("arm64", strings.TrimRight(status, "\n")+extra), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	defer srv.Close()
+	ref, err := name.ParseReference(strings.TrimPrefix(srv.URL, "http://") + "/bench/multi:1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		b.Fatal(err)
+	}
+	cache := b.TempDir()
+	if err := scanfixture.WriteDB(filepath.Join(cache, "db"), testAdvisories, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, platforms string }{{"1-platform", "linux/amd64"}, {"2-platforms", ""}} {
+		b.Run(c.name, func(b *testing.B) {
+			dir := b.TempDir()
+			args := []string{"scan", "--image-ref", ref.String(), "--cache-dir", cache, "--skip-db-update", "--fail-on", "none",
+				"--sbom-file", filepath.Join(dir, "sbom-{platform}.json")}
+			if c.platforms != "" {
+				args = append(args, "--platforms", c.platforms)
+			}
+			env := map[string]string{"HOME": dir}
+			for b.Loop() {
+				var out, errb strings.Builder
+				if code := Main(context.Background(), args, func(k string) string { return env[k] }, &out, &errb); code != 0 {
+					b.Fatalf("exit %d\n%s", code, errb.String())
+				}
+			}
+		})
+	}
 }
