@@ -25,9 +25,15 @@ import (
 )
 
 // platformImage is a Debian image of debs whose config says os/arch.
-func platformImage(t *testing.T, arch string, debs ...scanfixture.Deb) v1.Image {
+func platformImage(t testing.TB, arch string, debs ...scanfixture.Deb) v1.Image {
 	t.Helper()
-	img, err := scanfixture.Image{Debs: debs}.Build()
+	return platformImageOf(t, scanfixture.Image{Debs: debs}, arch)
+}
+
+// platformImageOf is fx built, its config saying linux/arch.
+func platformImageOf(t testing.TB, fx scanfixture.Image, arch string) v1.Image {
+	t.Helper()
+	img, err := fx.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,20 +258,7 @@ func BenchmarkIndexPlatforms(b *testing.B) {
 		status = scanfixture.DpkgStatus(debs)
 	}
 	build := func(arch, status string) v1.Image {
-		img, err := scanfixture.Image{DpkgStatus: status, NPMs: testNPMs}.Build()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			b.Fatal(err)
-		}
-		cf = cf.DeepCopy()
-		cf.Architecture = arch
-		if img, err = mutate.ConfigFile(img, cf); err != nil {
-			b.Fatal(err)
-		}
-		return img
+		return platformImageOf(b, scanfixture.Image{DpkgStatus: status, NPMs: testNPMs}, arch)
 	}
 	extra := "\n\nPackage: arm-only\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: arm64\n"
 	idx := mutate.AppendManifests(empty.Index,
