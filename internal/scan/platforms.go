@@ -200,17 +200,28 @@ func platformString(p *v1.Platform) string {
 // writes its SBOM. It returns the results joined, for the package count.
 func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan) (*catalog.Result, error) {
 	start := time.Now()
+	layers := catalog.NewLayerCache()
+	analyse := func(ctx context.Context, p *platformScan) error {
+		res, err := catalog.RunShared(ctx, p.target, cfg.SBOMGenerator, version.String(), layers)
+		if err != nil {
+			return action.External(fmt.Errorf("%s: %w", p.Platform, err))
+		}
+		p.res, p.Packages = res, res.Packages
+		return nil
+	}
+	rest := ps
+	if cfg.SBOMGenerator != catalog.Syft && sharesLayers(ps) {
+		// The first platform alone, so the others find the layers they
+		// share with it analysed.
+		if err := analyse(ctx, ps[0]); err != nil {
+			return nil, err
+		}
+		rest = ps[1:]
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(parallelPlatforms)
-	for _, p := range ps {
-		g.Go(func() error {
-			res, err := catalog.Run(gctx, p.target, cfg.SBOMGenerator, version.String())
-			if err != nil {
-				return action.External(fmt.Errorf("%s: %w", p.Platform, err))
-			}
-			p.res, p.Packages = res, res.Packages
-			return nil
-		})
+	for _, p := range rest {
+		g.Go(func() error { return analyse(gctx, p) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -246,6 +257,25 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 	setSBOMFiles(c, files)
 	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "files": files, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": all.Packages})
 	return all, nil
+}
+
+// sharesLayers says whether any two of the platforms' images have a
+// layer in common. An unreadable manifest says no: the analysis reports it.
+func sharesLayers(ps []*platformScan) bool {
+	seen := map[v1.Hash]int{}
+	for i, p := range ps {
+		m, err := p.target.Image.Manifest()
+		if err != nil {
+			return false
+		}
+		for _, l := range m.Layers {
+			if j, ok := seen[l.Digest]; ok && j != i {
+				return true
+			}
+			seen[l.Digest] = i
+		}
+	}
+	return false
 }
 
 func setSBOMFiles(c *action.Context, files []string) {

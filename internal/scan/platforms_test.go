@@ -37,6 +37,12 @@ func platformImageOf(t testing.TB, fx scanfixture.Image, arch string) v1.Image {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return withArch(t, img, arch)
+}
+
+// withArch is img with a config saying linux/arch.
+func withArch(t testing.TB, img v1.Image, arch string) v1.Image {
+	t.Helper()
 	cf, err := img.ConfigFile()
 	if err != nil {
 		t.Fatal(err)
@@ -55,6 +61,28 @@ func twoPlatformIndex(t *testing.T) (idx v1.ImageIndex, amd, arm v1.Image) {
 	t.Helper()
 	amd = platformImage(t, "amd64", scanfixture.Deb{Name: "bash", Version: "5.2.15-2+b3"}, scanfixture.Deb{Name: "openssl", Version: "3.0.13-1~deb12u1"})
 	arm = platformImage(t, "arm64", scanfixture.Deb{Name: "bash", Version: "5.2.15-2+b3"}, scanfixture.Deb{Name: "openssl", Version: "3.0.11-1~deb12u1"})
+	// Both carry the same application layer, as a multi-platform build
+	// that copies files does.
+	app, err := scanfixture.Image{NPMs: []scanfixture.NPM{{Name: "express", Version: "4.18.2"}}}.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := app.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	under := func(img v1.Image, arch string) v1.Image {
+		own, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := mutate.AppendLayers(empty.Image, slices.Concat(ls, own)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return withArch(t, out, arch)
+	}
+	amd, arm = under(amd, "amd64"), under(arm, "arm64")
 	idx = mutate.AppendManifests(empty.Index,
 		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
 		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
@@ -108,12 +136,24 @@ func TestIndexEveryPlatform(t *testing.T) {
 	for _, reg := range rescanRegistries(t) {
 		t.Run(reg.kind, func(t *testing.T) {
 			ref := reg.pushIndex(t, "acme/multi:1.0", idx)
+			reg.reset()
 			dir := t.TempDir()
 			sarifFile := filepath.Join(dir, "scan.sarif")
 			r := runScan(t, slices.Concat(reg.login, common, []string{"--image-ref", ref.String(), "--attach-sbom",
 				"--sbom-file", filepath.Join(dir, "sbom-{platform}.json"), "--sarif-file", sarifFile, "--fail-on", "CRITICAL"})...)
 			if r.code != 1 {
 				t.Fatalf("exit %d, want 1 (a critical in arm64)\n%s\n%s", r.code, r.stdout, r.stderr)
+			}
+			// A layer both platforms have is fetched and analysed once.
+			shared := sharedLayers(t, amd, arm)
+			if len(shared) == 0 {
+				t.Fatal("the test images must share a layer")
+			}
+			log := reg.log()
+			for _, d := range shared {
+				if n := countLines(log, "GET /v2/acme/multi/blobs/"+d.String()); n != 1 {
+					t.Errorf("the shared layer %s was fetched %d times, want 1", d, n)
+				}
 			}
 			vs, _ := r.report["vulnerabilities"].([]any)
 			if len(vs) != 1 {
@@ -228,6 +268,30 @@ func TestIndexEveryPlatform(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedLayers are the layers a and b both have.
+func sharedLayers(t *testing.T, a, b v1.Image) []v1.Hash {
+	t.Helper()
+	digests := func(img v1.Image) []v1.Hash {
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []v1.Hash
+		for _, l := range m.Layers {
+			out = append(out, l.Digest)
+		}
+		return out
+	}
+	var out []v1.Hash
+	bs := digests(b)
+	for _, d := range digests(a) {
+		if slices.Contains(bs, d) {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func toStrings(v any) []string {
