@@ -307,7 +307,8 @@ func toStrings(v any) []string {
 // BenchmarkIndexPlatforms is one cold scan of a two-platform index
 // against one of its platforms (platforms: linux/amd64), from an
 // in-process registry: this machine's dpkg status (else 700 generated
-// packages) and npm packages per platform, no layer shared.
+// packages) and npm packages per platform, no layer shared; and an index
+// whose two platforms have the same layers.
 //
 //	go test ./internal/scan -run '^$' -bench IndexPlatforms -benchtime 5x
 func BenchmarkIndexPlatforms(b *testing.B) {
@@ -337,14 +338,26 @@ func BenchmarkIndexPlatforms(b *testing.B) {
 	if err := remote.WriteIndex(ref, idx); err != nil {
 		b.Fatal(err)
 	}
+	// The same layers under both platforms: the best case of sharing.
+	amd := build("amd64", status)
+	same := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: withArch(b, amd, "arm64"), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	sameRef := ref.Context().Tag("same")
+	if err := remote.WriteIndex(sameRef, same); err != nil {
+		b.Fatal(err)
+	}
 	cache := b.TempDir()
 	if err := scanfixture.WriteDB(filepath.Join(cache, "db"), testAdvisories, time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	for _, c := range []struct{ name, platforms string }{{"1-platform", "linux/amd64"}, {"2-platforms", ""}} {
+	for _, c := range []struct {
+		name, platforms string
+		ref             name.Reference
+	}{{"1-platform", "linux/amd64", ref}, {"2-platforms", "", ref}, {"2-platforms-same-layers", "", sameRef}} {
 		b.Run(c.name, func(b *testing.B) {
 			dir := b.TempDir()
-			args := []string{"scan", "--image-ref", ref.String(), "--cache-dir", cache, "--skip-db-update", "--fail-on", "none",
+			args := []string{"scan", "--image-ref", c.ref.String(), "--cache-dir", cache, "--skip-db-update", "--fail-on", "none",
 				"--sbom-file", filepath.Join(dir, "sbom-{platform}.json")}
 			if c.platforms != "" {
 				args = append(args, "--platforms", c.platforms)
