@@ -248,12 +248,7 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 			all.Join(&joined)
 		}
 	}
-	if len(ps) == 1 {
-		c.SetOutput("sbom-file", ps[0].SBOMFile)
-	} else {
-		// With {platform}, as the attest action reads it.
-		c.SetOutput("sbom-file", ps[0].pattern)
-	}
+	c.SetOutput("sbom-file", sbomFileOutput(ps))
 	setSBOMFiles(c, files)
 	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "files": files, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": all.Packages})
 	return all, nil
@@ -276,6 +271,15 @@ func sharesLayers(ps []*platformScan) bool {
 		}
 	}
 	return false
+}
+
+// sbomFileOutput is the one SBOM file, or for several the name with
+// {platform}, as the attest action reads it.
+func sbomFileOutput(ps []*platformScan) string {
+	if len(ps) == 1 {
+		return ps[0].SBOMFile
+	}
+	return ps[0].pattern
 }
 
 func setSBOMFiles(c *action.Context, files []string) {

@@ -129,6 +129,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		if res, err = analysePlatforms(ctx, c, cfg, ps); err != nil {
 			return err
 		}
+		cfg.SBOMFile = sbomFileOutput(ps) // what the summary names
 	} else if rs != nil {
 		// A rescan writes no SBOM: its input is one.
 		if res, err = rs.match(ctx, c, t.Name); err != nil {
