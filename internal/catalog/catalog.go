@@ -107,8 +107,27 @@ func detect(ctx context.Context, c cache.Cache, art artifact.Artifact) (types.Re
 var alwaysOff = append([]analyzer.Type{analyzer.TypeExecutable, analyzer.TypeRpmArchive, analyzer.TypeApkCommand,
 	analyzer.TypeSecret, analyzer.TypeLicenseFile, analyzer.TypeHistoryDockerfile}, analyzer.TypeConfigFiles...)
 
+// LayerCache holds trivy's analysis of image layers by digest; runs that
+// share it analyse a layer common to their images once.
+type LayerCache struct{ c cache.Cache }
+
+// NewLayerCache is an empty LayerCache, held in memory.
+func NewLayerCache() *LayerCache { return &LayerCache{c: cache.NewMemoryCache()} }
+
+// RunShared is Run with trivy's layer analyses kept in lc. syft analyses
+// each image by itself, so lc only serves the trivy generator.
+func RunShared(ctx context.Context, t *target.Target, generator, toolVersion string, lc *LayerCache) (*Result, error) {
+	if generator == Syft || lc == nil {
+		return Run(ctx, t, generator, toolVersion)
+	}
+	return runTrivyCache(ctx, t, toolVersion, lc.c)
+}
+
 func runTrivy(ctx context.Context, t *target.Target, toolVersion string) (*Result, error) {
-	c := cache.NewMemoryCache()
+	return runTrivyCache(ctx, t, toolVersion, cache.NewMemoryCache())
+}
+
+func runTrivyCache(ctx context.Context, t *target.Target, toolVersion string, c cache.Cache) (*Result, error) {
 	opt := artifact.Option{NoProgress: true, Parallel: 5, Offline: true}
 	var art artifact.Artifact
 	var err error

@@ -39,6 +39,10 @@ type Config struct {
 	// Scanner is the matcher: trivy, grype or both (the union).
 	Scanner    string
 	GrypeDBURL string
+	// Platforms of an index to analyse; empty is every one.
+	Platforms []string
+	// SBOMFileSet is whether sbom-file was given rather than defaulted.
+	SBOMFileSet bool
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -66,6 +70,8 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		SBOM:             in.String("sbom"),
 		Scanner:          in.OneOf("scanner", Trivy, Grype, Both),
 		GrypeDBURL:       in.String("grype-db-url"),
+		Platforms:        in.List("platforms"),
+		SBOMFileSet:      in.IsSet("sbom-file"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
@@ -87,6 +93,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if u, err := url.Parse(c.GrypeDBURL); c.GrypeDBURL != "" && (err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "") {
 		in.Fail("grype-db-url", "%q is not an http(s) URL of grype's database listing", c.GrypeDBURL)
 	}
+	checkPlatforms(in, c)
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}

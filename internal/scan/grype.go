@@ -11,6 +11,7 @@ import (
 	"github.com/package-url/packageurl-go"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/catalog"
 	"github.com/gitops-actions/gitops-actions/internal/grypematch"
 )
 
@@ -108,4 +109,17 @@ func union(vs []Vulnerability, grypeAliases map[int][]string) []Vulnerability {
 		}
 	}
 	return out
+}
+
+// grypeMatch is grype's findings on res's package list, as the extra
+// result gate joins with trivy's; none when grype is not a matcher.
+func grypeMatch(ctx context.Context, gdb *grypematch.DB, res *catalog.Result) ([]types.Result, error) {
+	if gdb == nil {
+		return nil, nil
+	}
+	fs, err := gdb.Match(ctx, res.SyftSBOM())
+	if err != nil {
+		return nil, action.External(err)
+	}
+	return []types.Result{grypeResult(fs)}, nil
 }

@@ -69,14 +69,15 @@ func sarif(vs []Vulnerability, dockerfile string) ([]byte, error) {
 			}
 		}
 		slices.Sort(scanners)
-		rules[id] = report.Rule{
-			ID: id, ShortDescription: short, Help: help.String(), HelpURI: v.URL,
-			Properties: map[string]any{
-				"security-severity": fmt.Sprintf("%.1f", sev),
-				"tags":              []string{"security", "vulnerability", v.Severity},
-				"scanners":          scanners,
-			},
+		props := map[string]any{
+			"security-severity": fmt.Sprintf("%.1f", sev),
+			"tags":              []string{"security", "vulnerability", v.Severity},
+			"scanners":          scanners,
 		}
+		if ps := groupPlatforms(group); len(ps) > 0 {
+			props["platforms"] = ps
+		}
+		rules[id] = report.Rule{ID: id, ShortDescription: short, Help: help.String(), HelpURI: v.URL, Properties: props}
 	}
 	fs := findings(vs)
 	if dockerfile != "" {
@@ -127,6 +128,19 @@ func summary(counts map[string]int, vs []Vulnerability, db vulndb.Info, now time
 	}
 	fmt.Fprintf(&b, "SBOM: %d packages (%s, %s) in `%s`.\n", packages, cfg.SBOMFormat, cfg.SBOMGenerator, cfg.SBOMFile)
 	return b.String()
+}
+
+// groupPlatforms are the platforms any of group is in, in order seen.
+func groupPlatforms(group []Vulnerability) []string {
+	var out []string
+	for _, g := range group {
+		for _, p := range g.Platforms {
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
 }
 
 func cellText(s string) string { return strings.ReplaceAll(s, "|", "\\|") }

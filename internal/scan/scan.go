@@ -77,6 +77,12 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		return err
 	}
 	defer t.Close()
+	var ps []*platformScan // the platforms of an index, else nil
+	if rs == nil {
+		if ps, err = selectPlatforms(cfg, t); err != nil {
+			return err
+		}
+	}
 	for _, l := range t.Outside {
 		c.AddFindings(report.Finding{Source: report.SourceSyntax, Rule: "GA-PATH-OUTSIDE", Severity: report.Error, File: l.Path,
 			Message: fmt.Sprintf("%s is a symlink to %s, outside path %q; it is not read", l.Path, l.Target, cfg.Path)})
@@ -132,12 +138,20 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 
 	var res *catalog.Result
 	var sbom bytes.Buffer
-	if rs != nil {
+	if ps != nil {
+		if res, err = analysePlatforms(ctx, c, cfg, ps); err != nil {
+			return err
+		}
+		cfg.SBOMFile = sbomFileOutput(ps) // what the summary names
+	} else if rs != nil {
 		// A rescan writes no SBOM: its input is one.
 		if res, err = rs.match(ctx, c, t.Name); err != nil {
 			return err
 		}
 	} else {
+		if cfg.SBOMFile, err = singleSBOMFile(cfg, t); err != nil {
+			return err
+		}
 		if res, err = catalog.Run(ctx, t, cfg.SBOMGenerator, version.String()); err != nil {
 			return action.External(err)
 		}
@@ -148,23 +162,29 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 			return action.UsageErr("sbom-file", err)
 		}
 		c.SetOutput("sbom-file", cfg.SBOMFile)
+		setSBOMFiles(c, []string{cfg.SBOMFile})
 		c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": res.Packages})
 	}
 	if !cfg.Vulnerabilities {
 		c.SetReportData("vulnerabilities", "skipped")
 		c.AddSummary(fmt.Sprintf("### scan\n\nSBOM of %d packages written to `%s`; vulnerability matching skipped (`vulnerabilities: false`).\n", res.Packages, cfg.SBOMFile))
+		if ps != nil {
+			err := attachPlatformSBOMs(c, cfg, ps, now)
+			c.SetReportData("platforms", ps)
+			return err
+		}
 		return attachSBOM(c, cfg, t, sbom.Bytes(), now)
 	}
 
-	var extra []types.Result
-	if gdb != nil {
-		fs, err := gdb.Match(ctx, res.SyftSBOM())
-		if err != nil {
-			return action.External(err)
+	var vulns []Vulnerability
+	if ps != nil {
+		vulns, err = gatePlatforms(ctx, ps, cfg, gdb)
+	} else {
+		var extra []types.Result
+		if extra, err = grypeMatch(ctx, gdb, res); err == nil {
+			vulns, err = gate(ctx, res, cfg, extra...)
 		}
-		extra = append(extra, grypeResult(fs))
 	}
-	vulns, err := gate(ctx, res, cfg, extra...)
 	if err != nil {
 		return err
 	}
@@ -212,11 +232,19 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		})
 	}
 
-	if err := attachSBOM(c, cfg, t, sbom.Bytes(), now); err != nil {
+	if ps != nil {
+		if err := attachPlatformSBOMs(c, cfg, ps, now); err != nil {
+			return err
+		}
+		c.SetReportData("platforms", ps)
+	} else if err := attachSBOM(c, cfg, t, sbom.Bytes(), now); err != nil {
 		return err
 	}
 
 	sum := summary(counts, vulns, db, now, res.Packages, cfg)
+	if ps != nil {
+		sum += platformSummary(ps)
+	}
 	if i := strings.LastIndex(sum, ". SBOM: "); rs != nil && i >= 0 {
 		sum = sum[:i] + ". " + rs.summaryLine()
 	}

@@ -279,6 +279,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"--input", tar, "--scanner", "clair"}, `input "scanner": "clair" is not one of trivy, grype, both`},
 		{[]string{"--input", tar, "--scanner", "grype", "--grype-db-url", "ftp://mirror.example/db"}, `input "grype-db-url"`},
 		{[]string{"--input", tar, "--scanner", "both", "--grype-db-url", "mirror.example/db"}, `input "grype-db-url"`},
+		{[]string{"--input", tar, "--platforms", "arm64"}, `input "platforms": "arm64" is not os/arch`},
+		{[]string{"--input", tar, "--platforms", "linux/arm64"}, `input "platforms"`},
+		{[]string{"--path", t.TempDir(), "--platforms", "linux/amd64"}, `input "platforms": picks platforms of an image`},
+		{[]string{"--path", t.TempDir(), "--sbom-file", "sbom-{platform}.json"}, `input "sbom-file"`},
 	}
 	for _, c := range cases {
 		r := runScan(t, c.args...)

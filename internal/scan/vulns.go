@@ -35,6 +35,8 @@ type Vulnerability struct {
 	References  []string `json:"-"`
 	// Scanners are the matchers that found it (trivy, grype).
 	Scanners []string `json:"scanners"`
+	// Platforms of an index the vulnerability is in.
+	Platforms []string `json:"platforms,omitempty"`
 }
 
 // gate applies ignore-unfixed, the ignore file and the VEX documents to
@@ -93,6 +95,12 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config, extra ...types.R
 	if len(extra) > 0 {
 		out = union(out, aliases)
 	}
+	sortVulns(out)
+	return out, nil
+}
+
+// sortVulns orders vs most severe first, then by ID and purl.
+func sortVulns(out []Vulnerability) {
 	slices.SortStableFunc(out, func(a, b Vulnerability) int {
 		if d := rank(b.Severity) - rank(a.Severity); d != 0 {
 			return d
@@ -102,7 +110,6 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config, extra ...types.R
 		}
 		return strings.Compare(a.PURL, b.PURL)
 	})
-	return out, nil
 }
 
 func severityOf(s string) string {
@@ -195,6 +202,9 @@ func (v Vulnerability) message() string {
 	}
 	if len(v.Scanners) > 1 || (len(v.Scanners) == 1 && v.Scanners[0] != Trivy) {
 		m += " [found by " + strings.Join(v.Scanners, ", ") + "]"
+	}
+	if len(v.Platforms) > 0 {
+		m += " [" + strings.Join(v.Platforms, ", ") + "]"
 	}
 	return m
 }
