@@ -372,3 +372,30 @@ func BenchmarkIndexPlatforms(b *testing.B) {
 		})
 	}
 }
+
+// grype matches every platform of an index too: with scanner: both, the
+// arm64-only vulnerability is found by both matchers, on arm64 only.
+func TestIndexEveryPlatformBothScanners(t *testing.T) {
+	idx, _, _ := twoPlatformIndex(t)
+	cache := newGrypeCache(t, testAdvisories)
+	regs := rescanRegistries(t)
+	reg := regs[len(regs)-1] // the in-process registry with the referrers API
+	ref := reg.pushIndex(t, "acme/multi:1.0", idx)
+	dir := t.TempDir()
+	r := runScan(t, "--image-ref", ref.String(), "--cache-dir", cache, "--skip-db-update", "--scanner", "both",
+		"--severity", allSeverities, "--sbom-file", filepath.Join(dir, "sbom-{platform}.json"), "--fail-on", "CRITICAL")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (a critical in arm64)\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	vs, _ := r.report["vulnerabilities"].([]any)
+	if len(vs) != 1 {
+		t.Fatalf("vulnerabilities %v, want CVE-2099-0001 alone", vs)
+	}
+	v := vs[0].(map[string]any)
+	if v["id"] != "CVE-2099-0001" || !slices.Equal(toStrings(v["platforms"]), []string{"linux/arm64"}) {
+		t.Errorf("finding %v, want CVE-2099-0001 on linux/arm64 only", v)
+	}
+	if got := toStrings(v["scanners"]); !slices.Equal(got, []string{Grype, Trivy}) && !slices.Equal(got, []string{Trivy, Grype}) {
+		t.Errorf("CVE-2099-0001 found by %v, want trivy and grype", got)
+	}
+}
