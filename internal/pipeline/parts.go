@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"maps"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +31,6 @@ import (
 const exampleConfigRepo = "examples/config-repo"
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // prefixWriter indents a stage's output under the pipeline's.
 type prefixWriter struct {

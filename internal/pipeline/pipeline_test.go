@@ -82,6 +82,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Errorf("stdout does not show stage %q", stage)
 		}
 	}
+	checkReadable(t, stdout)
 	imageRef := outputOf(stdout, "image-ref")
 	ref, err := name.NewDigest(imageRef)
 	if err != nil {
@@ -174,4 +175,73 @@ func TestPipelineDefaultsOffline(t *testing.T) {
 	if strings.Contains(stdout, "vulnerabilities  passed") {
 		t.Error("a skipped vulnerability step was reported as passed")
 	}
+	rows := checkReadable(t, stdout)
+	if got := rows["vulnerabilities"]; len(got) < 2 || got[1] != "skipped" {
+		t.Errorf("summary row of vulnerabilities = %q, want skipped", got)
+	}
+	if got := rows["scan"]; !strings.Contains(strings.Join(got, " "), "vulnerabilities skipped") {
+		t.Errorf("summary row of scan = %q, want it to say vulnerabilities skipped", got)
+	}
+	// What to act on comes before the table and names the reason.
+	act, table := strings.Index(stdout, "== act on"), strings.Index(stdout, "== summary")
+	if act < 0 || act > table || !strings.Contains(stdout[act:table], "vulnerabilities skipped: no vulnerability database") {
+		t.Errorf("the skipped vulnerability step is not listed to act on above the summary:\n%s", stdout)
+	}
+}
+
+// checkReadable asserts what a reader of the pipeline's output sees: no
+// line twice (blank lines and the config repo diff aside), and a closing
+// table with a row per stage. It returns the rows by stage name.
+func checkReadable(t *testing.T, stdout string) map[string][]string {
+	t.Helper()
+	seen := map[string]bool{}
+	inDiff := false
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "== ") {
+			inDiff = l == "== config repo diff"
+		}
+		if inDiff || strings.TrimSpace(l) == "" {
+			continue
+		}
+		if seen[l] {
+			t.Errorf("output line printed more than once: %q", l)
+		}
+		seen[l] = true
+	}
+	_, table, ok := strings.Cut(stdout, "\n== summary\n")
+	if !ok {
+		t.Fatalf("no summary table:\n%s", stdout)
+	}
+	lines := strings.Split(table, "\n")
+	if head := strings.Fields(lines[0]); strings.Join(head, " ") != "stage status duration key output" {
+		t.Errorf("summary header = %q", lines[0])
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if !strings.HasPrefix(l, "   ") || len(f) < 4 {
+			break
+		}
+		rows[f[0]] = f
+	}
+	for _, stage := range []string{"build", "scan", "bump-manifest", "validate-config"} {
+		f, ok := rows[stage]
+		if !ok {
+			t.Errorf("summary has no row for %s:\n%s", stage, table)
+			continue
+		}
+		if f[1] != "passed" || f[2] == "-" {
+			t.Errorf("summary row of %s = %q, want passed with a duration", stage, f)
+		}
+	}
+	if f := rows["build"]; len(f) > 3 && !strings.HasPrefix(f[3], "sha256:") {
+		t.Errorf("build row key output = %q, want the short digest", f[3])
+	}
+	if f := rows["bump-manifest"]; len(f) > 4 && f[3] != "commit" {
+		t.Errorf("bump-manifest row = %q, want the short commit", f)
+	}
+	if f := rows["validate-config"]; len(f) > 3 && f[3] != "errors=0" {
+		t.Errorf("validate-config row = %q, want errors=0", f)
+	}
+	return rows
 }
