@@ -8,12 +8,10 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"maps"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -33,8 +31,6 @@ import (
 const exampleConfigRepo = "examples/config-repo"
 
 func discardLogger() *log.Logger { return log.New(io.Discard, "", 0) }
-
-func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }
 
 // prefixWriter indents a stage's output under the pipeline's.
 type prefixWriter struct {
@@ -155,20 +151,30 @@ func lastPart(repo string) string {
 }
 
 // dbArgs points the scan at the vulnerability DB: the given repositories,
-// else whatever is cached, with no download attempted. With neither, the
-// scan writes the SBOM only and says why; ok reports which.
-func dbArgs(cfg Config, work string) (args []string, ok bool) {
+// else whatever is in the given cache-dir, with no download attempted.
+// With neither input, the demo database is written into the work dir and
+// demo says so. With an empty cache-dir, the scan writes the SBOM only;
+// ok reports which.
+func dbArgs(cfg Config, work string) (args []string, demo string, ok bool, err error) {
 	cache := cfg.CacheDir
 	if cache == "" {
 		cache = filepath.Join(work, "vuln-cache")
 	}
 	if len(cfg.DBRepository) > 0 {
-		return []string{"--cache-dir", cache, "--db-repository", strings.Join(cfg.DBRepository, ",")}, true
+		return []string{"--cache-dir", cache, "--db-repository", strings.Join(cfg.DBRepository, ",")}, "", true, nil
+	}
+	skip := []string{"--cache-dir", cache, "--skip-db-update"}
+	if cfg.CacheDir == "" {
+		n, built, err := writeDemoDB(cache)
+		if err != nil {
+			return nil, "", false, err
+		}
+		return skip, fmt.Sprintf("demo DB, %d advisories, built %s", n, built.UTC().Format(time.DateOnly)), true, nil
 	}
 	if _, err := os.Stat(filepath.Join(cache, "db", "trivy.db")); err == nil {
-		return []string{"--cache-dir", cache, "--skip-db-update"}, true
+		return skip, "", true, nil
 	}
-	return []string{"--vulnerabilities=false"}, false
+	return []string{"--vulnerabilities=false"}, "", false, nil
 }
 
 // seedConfigRepo copies examples/config-repo into a new bare repository

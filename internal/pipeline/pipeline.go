@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 
@@ -40,6 +41,8 @@ type Stage struct {
 	Status  string            `json:"status"` // passed, failed, error or skipped
 	Reason  string            `json:"reason,omitempty"`
 	Outputs map[string]string `json:"outputs,omitempty"`
+	// DurationMS is how long the stage ran, in milliseconds.
+	DurationMS int64 `json:"duration_ms,omitempty"`
 }
 
 type runner struct {
@@ -61,14 +64,16 @@ func (r *runner) stage(ctx context.Context, name string, main mainFunc, args ...
 	}
 	fmt.Fprintf(r.c.Stdout, "\n== %s\n", name)
 	out := &prefixWriter{w: r.c.Stdout, prefix: "   " + name + " | "}
+	start := time.Now()
 	code := main(ctx, append(append([]string{name}, args...), "--report-file", reportPath), getenv, out, out)
 	out.Flush()
+	took := time.Since(start)
 	var rep struct {
 		Status  string            `json:"status"`
 		Error   string            `json:"error"`
 		Outputs map[string]string `json:"outputs"`
 	}
-	s := Stage{Name: name, Status: "error"}
+	s := Stage{Name: name, Status: "error", DurationMS: took.Milliseconds()}
 	b, err := os.ReadFile(reportPath)
 	if err == nil {
 		err = json.Unmarshal(b, &rep)
@@ -79,10 +84,8 @@ func (r *runner) stage(ctx context.Context, name string, main mainFunc, args ...
 		return s, action.External(errors.New(s.Reason))
 	}
 	s.Status, s.Reason, s.Outputs = rep.Status, rep.Error, rep.Outputs
+	// The stage printed its own outputs; the closing table sums them up.
 	r.stages = append(r.stages, s)
-	for _, k := range sortedKeys(rep.Outputs) {
-		fmt.Fprintf(r.c.Stdout, "   %s.%s=%s\n", name, k, r.c.Redact(rep.Outputs[k]))
-	}
 	if code != action.ExitOK {
 		return s, &action.ExitError{Code: code, Err: fmt.Errorf("stage %s ended with exit code %d: %s", name, code, rep.Error)}
 	}
@@ -97,6 +100,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	defer os.RemoveAll(work)
 	r := &runner{c: c, work: work}
 	defer func() { c.SetReportData("stages", r.stages) }()
+	defer r.summary()
 
 	image := cfg.Image
 	if image == "" {
@@ -129,11 +133,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	c.SetOutput("image-ref", imageRef)
 
 	scanArgs := append([]string{"--image-ref", imageRef, "--sbom-file", filepath.Join(work, "sbom.spdx.json"), "--attach-sbom"}, creds...)
-	db, vulnOK := dbArgs(cfg, work)
+	db, demo, vulnOK, err := dbArgs(cfg, work)
+	if err != nil {
+		return err
+	}
 	scanArgs = append(scanArgs, db...)
-	const noDB = "no vulnerability database could be had offline (give db-repository, or cache-dir holding db/trivy.db); the SBOM is still written"
+	const noDB = "cache-dir holds no vulnerability database (db/trivy.db) and no db-repository is given; the SBOM is still written"
+	if demo != "" {
+		fmt.Fprintf(c.Stdout, "\n== vulnerabilities: %s (give db-repository or cache-dir for a real one)\n", demo)
+	}
 	if !vulnOK {
-		fmt.Fprintf(c.Stdout, "\n== vulnerabilities: SKIPPED: %s\n", noDB)
+		fmt.Fprintf(c.Stdout, "\n== vulnerabilities: skipped, the reason is at the end\n")
 	}
 	sc, scanErr := r.stage(ctx, "scan", scan.Main, scanArgs...)
 	if scanErr != nil && action.CodeOf(scanErr) != action.ExitFindings {
@@ -175,14 +185,6 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	// A skipped vulnerability step is never reported as passed.
 	passed := scanErr == nil && vulnOK
 	c.SetOutput("passed", fmt.Sprint(passed))
-	fmt.Fprintln(c.Stdout)
-	for _, s := range r.stages {
-		line := fmt.Sprintf("%-16s %s", s.Name, s.Status)
-		if s.Reason != "" {
-			line += ": " + s.Reason
-		}
-		fmt.Fprintln(c.Stdout, c.Redact(line))
-	}
 	return scanErr
 }
 

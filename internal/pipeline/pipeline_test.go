@@ -82,6 +82,20 @@ func TestPipelineEndToEnd(t *testing.T) {
 			t.Errorf("stdout does not show stage %q", stage)
 		}
 	}
+	rows := checkReadable(t, stdout)
+	// The vulnerability stage ran against the demo database, not skipped.
+	if !strings.Contains(stdout, "== vulnerabilities: demo DB, 6 advisories, built 2026-08-21") {
+		t.Errorf("stdout does not say the demo DB is used:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "   scan | db-updated-at=2026-08-21T00:00:00Z") || strings.Contains(stdout, "vulnerabilities skipped") {
+		t.Errorf("the scan did not match against the demo DB:\n%s", stdout)
+	}
+	if got := strings.Join(rows["scan"], " "); !strings.Contains(got, "critical=") || !strings.Contains(got, "passed=true") {
+		t.Errorf("summary row of scan = %q, want counts and passed=true", got)
+	}
+	if outputOf(stdout, "passed") != "true" {
+		t.Errorf("passed output = %q, want true when every stage passed", outputOf(stdout, "passed"))
+	}
 	imageRef := outputOf(stdout, "image-ref")
 	ref, err := name.NewDigest(imageRef)
 	if err != nil {
@@ -151,27 +165,114 @@ func diffLines(a, b string) int {
 	return n
 }
 
-// With no flags the pipeline runs offline on its embedded defaults: every
-// stage prints, and the vulnerability step says it was skipped, never passed.
+// With no flags the pipeline runs offline on its embedded defaults, the
+// demo vulnerability DB included: every stage runs and passes.
 func TestPipelineDefaultsOffline(t *testing.T) {
-	root, _ := filepath.Abs(filepath.Join("..", ".."))
-	t.Chdir(root)
-	var out, errb bytes.Buffer
-	// Any attempt to reach the network goes to a closed port.
-	code := Main(context.Background(), []string{"pipeline"}, env(map[string]string{
-		"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "GOPROXY": "off",
-	}), &out, &errb)
-	stdout := out.String()
-	if code != 0 {
-		t.Fatalf("pipeline exit %d\n%s\n%s", code, stdout, errb.String())
-	}
+	stdout := runOffline(t)
 	for _, want := range []string{"== build", "== scan", "== bump-manifest", "== validate-config", "== config repo diff",
-		"vulnerabilities  skipped", "passed=false"} {
+		"demo DB, 6 advisories, built 2026-08-21", "passed=true"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	if strings.Contains(stdout, "vulnerabilities  passed") {
-		t.Error("a skipped vulnerability step was reported as passed")
+	checkReadable(t, stdout)
+	if strings.Contains(stdout, "== act on") {
+		t.Errorf("every stage passed, yet something is listed to act on:\n%s", stdout)
 	}
+}
+
+// A cache-dir without a database skips the vulnerability step: it is
+// never reported as passed, and it is listed to act on above the table.
+func TestPipelineEmptyCacheSkipsVulnerabilities(t *testing.T) {
+	stdout := runOffline(t, "--cache-dir", t.TempDir())
+	if !strings.Contains(stdout, "vulnerabilities  skipped") || !strings.Contains(stdout, "passed=false") {
+		t.Errorf("stdout lacks the skipped vulnerability step and passed=false:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "vulnerabilities  passed") || strings.Contains(stdout, "demo DB") {
+		t.Error("a skipped vulnerability step was reported as passed, or the demo DB was used with cache-dir given")
+	}
+	rows := checkReadable(t, stdout)
+	if got := rows["vulnerabilities"]; len(got) < 2 || got[1] != "skipped" {
+		t.Errorf("summary row of vulnerabilities = %q, want skipped", got)
+	}
+	if got := rows["scan"]; !strings.Contains(strings.Join(got, " "), "vulnerabilities skipped") {
+		t.Errorf("summary row of scan = %q, want it to say vulnerabilities skipped", got)
+	}
+	act, table := strings.Index(stdout, "== act on"), strings.Index(stdout, "== summary")
+	if act < 0 || act > table || !strings.Contains(stdout[act:table], "vulnerabilities skipped: cache-dir holds no vulnerability database") {
+		t.Errorf("the skipped vulnerability step is not listed to act on above the summary:\n%s", stdout)
+	}
+}
+
+// runOffline runs the pipeline from the checkout with every network
+// attempt sent to a closed port, and returns its stdout.
+func runOffline(t *testing.T, args ...string) string {
+	t.Helper()
+	root, _ := filepath.Abs(filepath.Join("..", ".."))
+	t.Chdir(root)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), append([]string{"pipeline"}, args...), env(map[string]string{
+		"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9", "GOPROXY": "off",
+	}), &out, &errb)
+	if code != 0 {
+		t.Fatalf("pipeline exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+// checkReadable asserts what a reader of the pipeline's output sees: no
+// line twice (blank lines and the config repo diff aside), and a closing
+// table with a row per stage. It returns the rows by stage name.
+func checkReadable(t *testing.T, stdout string) map[string][]string {
+	t.Helper()
+	seen := map[string]bool{}
+	inDiff := false
+	for _, l := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(l, "== ") {
+			inDiff = l == "== config repo diff"
+		}
+		if inDiff || strings.TrimSpace(l) == "" {
+			continue
+		}
+		if seen[l] {
+			t.Errorf("output line printed more than once: %q", l)
+		}
+		seen[l] = true
+	}
+	_, table, ok := strings.Cut(stdout, "\n== summary\n")
+	if !ok {
+		t.Fatalf("no summary table:\n%s", stdout)
+	}
+	lines := strings.Split(table, "\n")
+	if head := strings.Fields(lines[0]); strings.Join(head, " ") != "stage status duration key output" {
+		t.Errorf("summary header = %q", lines[0])
+	}
+	rows := map[string][]string{}
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if !strings.HasPrefix(l, "   ") || len(f) < 4 {
+			break
+		}
+		rows[f[0]] = f
+	}
+	for _, stage := range []string{"build", "scan", "bump-manifest", "validate-config"} {
+		f, ok := rows[stage]
+		if !ok {
+			t.Errorf("summary has no row for %s:\n%s", stage, table)
+			continue
+		}
+		if f[1] != "passed" || f[2] == "-" {
+			t.Errorf("summary row of %s = %q, want passed with a duration", stage, f)
+		}
+	}
+	if f := rows["build"]; len(f) > 3 && !strings.HasPrefix(f[3], "sha256:") {
+		t.Errorf("build row key output = %q, want the short digest", f[3])
+	}
+	if f := rows["bump-manifest"]; len(f) > 4 && f[3] != "commit" {
+		t.Errorf("bump-manifest row = %q, want the short commit", f)
+	}
+	if f := rows["validate-config"]; len(f) > 3 && f[3] != "errors=0" {
+		t.Errorf("validate-config row = %q, want errors=0", f)
+	}
+	return rows
 }

@@ -24,6 +24,10 @@ type Advisory struct {
 	Fixed      string
 	Vulnerable string
 	Title      string
+	// Description and References, when set, replace the test text; the
+	// pipeline's demo database carries real advisories' own.
+	Description string
+	References  []string
 }
 
 // WriteDB creates <dir>/trivy.db and metadata.json (trivy's layout under
@@ -83,15 +87,22 @@ func WriteDB(dir string, advisories []Advisory, updatedAt time.Time) error {
 			if err != nil {
 				return fmt.Errorf("advisory %s: %w", a.ID, err)
 			}
+			desc, refs := a.Description, a.References
+			if desc == "" {
+				desc = "A vulnerability made for the scan tests."
+			}
+			if len(refs) == 0 {
+				refs = []string{"https://example.org/advisories/" + a.ID}
+			}
 			title := a.Title
 			if title == "" {
 				title = fmt.Sprintf("%s: test advisory for %s", a.ID, a.Package)
 			}
 			if err := dbc.PutVulnerability(tx, a.ID, types.Vulnerability{
 				//lint:ignore SA1019 the DB still carries Severity, and trivy falls back to it when no vendor severity applies.
-				Title: title, Description: "A vulnerability made for the scan tests.", Severity: a.Severity,
+				Title: title, Description: desc, Severity: a.Severity,
 				VendorSeverity: types.VendorSeverity{b.src.ID: sev},
-				References:     []string{"https://example.org/advisories/" + a.ID},
+				References:     refs,
 			}); err != nil {
 				return err
 			}

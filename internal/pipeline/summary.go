@@ -1,0 +1,78 @@
+package pipeline
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// summary ends the run: first the stages a user must act on, with their
+// reasons, then one table row per stage.
+func (r *runner) summary() {
+	w := r.c.Stdout
+	var act []string
+	for _, s := range r.stages {
+		if s.Status != "passed" {
+			line := s.Name + " " + s.Status
+			if s.Reason != "" {
+				line += ": " + s.Reason
+			}
+			act = append(act, line)
+		}
+	}
+	if len(act) > 0 {
+		fmt.Fprintln(w, "\n== act on")
+		for _, l := range act {
+			fmt.Fprintln(w, "   "+r.c.Redact(l))
+		}
+	}
+	fmt.Fprintln(w, "\n== summary")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "   stage\tstatus\tduration\tkey output")
+	for _, s := range r.stages {
+		d := "-"
+		if s.DurationMS > 0 {
+			d = (time.Duration(s.DurationMS) * time.Millisecond).Round(100 * time.Millisecond).String()
+		}
+		fmt.Fprintln(tw, "   "+r.c.Redact(strings.Join([]string{s.Name, s.Status, d, keyOutput(s)}, "\t")))
+	}
+	tw.Flush()
+}
+
+// keyOutput is the one output of a stage a user looks for first.
+func keyOutput(s Stage) string {
+	o := s.Outputs
+	out := ""
+	switch s.Name {
+	case "build":
+		out = short(o["digest"], len("sha256:")+12)
+	case "scan":
+		if o["passed"] == "" {
+			out = "vulnerabilities skipped"
+		} else {
+			out = fmt.Sprintf("critical=%s high=%s medium=%s low=%s passed=%s", o["critical"], o["high"], o["medium"], o["low"], o["passed"])
+		}
+	case "bump-manifest":
+		if sha := o["commit-sha"]; sha != "" {
+			out = "commit " + short(sha, 7)
+		} else if o["changed"] == "false" {
+			out = "no change"
+		}
+	case "validate-config":
+		if o["errors"] != "" {
+			out = fmt.Sprintf("errors=%s warnings=%s", o["errors"], o["warnings"])
+		}
+	}
+	if out == "" {
+		return "-"
+	}
+	return out
+}
+
+func short(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
