@@ -4,7 +4,7 @@ export GOEXPERIMENT := jsonv2
 export CGO_ENABLED ?= 0
 GO ?= go
 
-.PHONY: demo test vet lint generate build release-binaries release-sboms
+.PHONY: demo test vet lint generate build release-binaries release-sboms release-archives
 # The main job: the local pipeline on the bundled examples, embedded defaults.
 demo:
 	$(GO) run ./cmd/pipeline
@@ -47,3 +47,10 @@ release-sboms:
 	  d=$$(mktemp -d); cp $$f $$d/; \
 	  bin/scan --path $$d --sbom-format spdx-json --sbom-file $$f.spdx.json --vulnerabilities=false; \
 	  rm -rf $$d; done
+
+# Release archives: <command>_<os>_<arch>.tar.gz holding the binary of that
+# name, which the start script downloads, verifies and unpacks; run after
+# release-sboms (the SBOMs describe the binaries inside).
+release-archives:
+	set -e; for f in dist/*_$(word 1,$(subst /, ,$(PLATFORM)))_$(word 2,$(subst /, ,$(PLATFORM))); do \
+	  tar --owner=0 --group=0 --numeric-owner --mtime=@0 -czf $$f.tar.gz -C dist $$(basename $$f); rm $$f; done

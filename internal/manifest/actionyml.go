@@ -42,12 +42,14 @@ func ActionYAML(a *Action) []byte {
 	}
 	b.WriteString("runs:\n  using: composite\n  steps:\n")
 	// A release tag runs the release binary, verified against the release's
-	// checksums.txt; any other ref (a branch, a SHA) builds from source.
+	// checksums.txt and its attestation; any other ref builds from source.
+	// gh attestation verify reads the attestation through the API.
 	fmt.Fprintf(&b, `    - name: Fetch the release binary
       id: fetch
       shell: bash
       env:
         GITOPS_ACTIONS_REF: ${{ github.action_ref }}
+        GH_TOKEN: ${{ github.token }}
         GITOPS_ACTIONS_NAME: %s
       run: |
 %s`, a.Name, indent(fetchScript, "        "))
@@ -130,14 +132,18 @@ func indent(text, prefix string) string {
 // GITOPS_ACTIONS_RELEASE_URL says otherwise (a mirror, or a test server).
 const DefaultReleaseURL = "https://github.com/gitops-actions/gitops-actions/releases/download"
 
-// fetchScript downloads <name>_<os>_<arch> and checksums.txt of the release
-// named by the action's ref and verifies the SHA-256 before use. A missing
-// asset falls back to a source build; a checksum mismatch never does.
+// fetchScript downloads <name>_<os>_<arch>.tar.gz and checksums.txt of the
+// release named by the action's ref, verifies the archive's SHA-256 and its
+// GitHub artifact attestation (gh attestation verify, signed by this repo's
+// release workflow), then unpacks it. A missing asset falls back to a source
+// build; a mismatch, a failed attestation or a missing gh never does, unless
+// GITOPS_ACTIONS_SKIP_ATTESTATION=true opts out of the attestation alone.
 const fetchScript = `set -euo pipefail
 name="$GITOPS_ACTIONS_NAME"
 dest="$RUNNER_TEMP/gitops-actions"
 mkdir -p "$dest"
 found() { echo "found=$1" >> "$GITHUB_OUTPUT"; exit 0; }
+refuse() { rm -f "$dest/$asset"; echo "::error title=gitops-actions $1::$2; refusing to run it"; exit 1; }
 ref="${GITOPS_ACTIONS_REF:-}"
 if [ -z "$ref" ]; then
   # Called by path (a reusable workflow's own checkout): a release tag at HEAD counts.
@@ -149,7 +155,7 @@ if ! [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
 fi
 case "${RUNNER_OS:-Linux}" in Linux) os=linux ;; macOS) os=darwin ;; *) echo "no release binary for ${RUNNER_OS}: building from source"; found false ;; esac
 case "${RUNNER_ARCH:-X64}" in X64) arch=amd64 ;; ARM64) arch=arm64 ;; *) echo "no release binary for ${RUNNER_ARCH}: building from source"; found false ;; esac
-asset="${name}_${os}_${arch}"
+asset="${name}_${os}_${arch}.tar.gz"
 base="${GITOPS_ACTIONS_RELEASE_URL:-` + DefaultReleaseURL + `}/$ref"
 if ! curl -fsSL --retry 3 -o "$dest/checksums.txt" "$base/checksums.txt" ||
   ! curl -fsSL --retry 3 -o "$dest/$asset" "$base/$asset"; then
@@ -159,12 +165,26 @@ fi
 want="$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1 }' "$dest/checksums.txt")"
 if command -v sha256sum >/dev/null; then got="$(sha256sum "$dest/$asset" | cut -d' ' -f1)"; else got="$(shasum -a 256 "$dest/$asset" | cut -d' ' -f1)"; fi
 if [ -z "$want" ] || [ "$want" != "$got" ]; then
-  rm -f "$dest/$asset"
-  echo "::error title=gitops-actions checksum mismatch::$asset of release $ref has SHA-256 $got but checksums.txt says '${want:-nothing}'; refusing to run it"
-  exit 1
+  refuse "checksum mismatch" "$asset of release $ref has SHA-256 $got but checksums.txt says '${want:-nothing}'"
 fi
-chmod +x "$dest/$asset"
-mv "$dest/$asset" "$dest/$name"
+repo="${GITOPS_ACTIONS_REPOSITORY:-` + releaseRepository + `}"
+if [ "${GITOPS_ACTIONS_SKIP_ATTESTATION:-}" = true ]; then
+  echo "::warning title=gitops-actions attestation not checked::GITOPS_ACTIONS_SKIP_ATTESTATION=true: $asset of $ref is checked against checksums.txt only"
+elif ! command -v gh >/dev/null; then
+  refuse "attestation not checked" "gh is not on PATH, so the attestation of $asset cannot be verified (install gh, or set GITOPS_ACTIONS_SKIP_ATTESTATION=true to rely on checksums.txt alone)"
+elif ! gh attestation verify "$dest/$asset" --repo "$repo" \
+  --signer-workflow "$repo/.github/workflows/release.yml" --source-ref "refs/tags/$ref" >"$dest/attestation.log" 2>&1; then
+  cat "$dest/attestation.log"
+  refuse "attestation failed" "$asset of release $ref has no valid attestation from $repo's release workflow"
+fi
+tar -xzf "$dest/$asset" -C "$dest" "${name}_${os}_${arch}"
+rm -f "$dest/$asset"
+chmod +x "$dest/${name}_${os}_${arch}"
+mv "$dest/${name}_${os}_${arch}" "$dest/$name"
 echo "verified $asset of $ref (sha256 $got)"
 found true
 `
+
+// releaseRepository is the repository whose release workflow must have
+// signed a downloaded archive's attestation.
+const releaseRepository = "gitops-actions/gitops-actions"
