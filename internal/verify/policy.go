@@ -38,8 +38,13 @@ type Inputs struct {
 	CertificateIdentity       string   // certificate-identity
 	CertificateIdentityRegexp string   // certificate-identity-regexp
 	CertificateOIDCIssuer     string   // certificate-oidc-issuer
-	Key                       string   // key: a PEM public key, or a file holding one
-	TrustedRoot               string   // trusted-root: a Sigstore trusted_root.json file
+	// CertificateRepository is the repository whose workflow run must have
+	// signed (owner/name, or its URL): a reusable workflow's identity is the
+	// same for every repository that calls it, so the identity alone does
+	// not say whose build it was.
+	CertificateRepository string // certificate-repository
+	Key                   string // key: a PEM public key, or a file holding one
+	TrustedRoot           string // trusted-root: a Sigstore trusted_root.json file
 }
 
 // Enabled reports whether the inputs ask for any verification.
@@ -69,7 +74,7 @@ func NewPolicy(in Inputs) (*Policy, error) {
 	if len(p.Require) == 0 {
 		return nil, action.Usage("verify", "lists no proof to require")
 	}
-	keyless := in.CertificateIdentity != "" || in.CertificateIdentityRegexp != "" || in.CertificateOIDCIssuer != ""
+	keyless := in.CertificateIdentity != "" || in.CertificateIdentityRegexp != "" || in.CertificateOIDCIssuer != "" || in.CertificateRepository != ""
 	switch {
 	case in.Key != "" && keyless:
 		return nil, action.Usage("key", "is set beside certificate-identity/certificate-oidc-issuer: choose a key or a keyless identity")
@@ -130,6 +135,17 @@ func NewPolicy(in Inputs) (*Policy, error) {
 	if err != nil {
 		return nil, action.Usage("certificate-identity", "%v", err)
 	}
+	if in.CertificateRepository != "" {
+		repo := in.CertificateRepository
+		if !strings.Contains(repo, "://") {
+			if strings.Count(repo, "/") != 1 || strings.HasPrefix(repo, "/") || strings.HasSuffix(repo, "/") {
+				return nil, action.Usage("certificate-repository", "%q is not owner/name or a repository URL", repo)
+			}
+			repo = "https://github.com/" + repo
+		}
+		// Fulcio's Source Repository URI extension (1.3.6.1.4.1.57264.1.12).
+		id.SourceRepositoryURI = repo
+	}
 	p.identity = &id
 	opts := []sgverify.VerifierOption{sgverify.WithTransparencyLog(1), sgverify.WithIntegratedTimestamps(1)}
 	if len(tr.CTLogs()) > 0 {
@@ -144,6 +160,9 @@ func NewPolicy(in Inputs) (*Policy, error) {
 		who = "~" + in.CertificateIdentityRegexp
 	}
 	p.Describe = fmt.Sprintf("%s from %s", who, in.CertificateOIDCIssuer)
+	if in.CertificateRepository != "" {
+		p.Describe += " for " + id.SourceRepositoryURI
+	}
 	return p, nil
 }
 
@@ -187,6 +206,7 @@ func ReadInputs(in *action.Inputs) Inputs {
 		CertificateIdentity:       in.String("certificate-identity"),
 		CertificateIdentityRegexp: in.String("certificate-identity-regexp"),
 		CertificateOIDCIssuer:     in.String("certificate-oidc-issuer"),
+		CertificateRepository:     in.String("certificate-repository"),
 		Key:                       in.String("key"),
 		TrustedRoot:               in.String("trusted-root"),
 	}

@@ -104,6 +104,11 @@ func TestVerifyKeyless(t *testing.T) {
 		{"other identity regexp", verify.Inputs{CertificateIdentityRegexp: `^https://github\.com/evil/`, CertificateOIDCIssuer: attesttest.Issuer}, false},
 		{"wrong issuer", verify.Inputs{CertificateIdentity: attesttest.Identity, CertificateOIDCIssuer: "https://accounts.google.com"}, false},
 		{"other instance", verify.Inputs{CertificateIdentity: attesttest.Identity, CertificateOIDCIssuer: attesttest.Issuer, TrustedRoot: attesttest.Start(t).TrustedRootFile(t)}, false},
+		// The reusable workflow's identity is every caller's: the signing
+		// repository tells whose build it was.
+		{"signing repository", verify.Inputs{CertificateIdentity: attesttest.Identity, CertificateOIDCIssuer: attesttest.Issuer, CertificateRepository: attesttest.Repository}, true},
+		{"signing repository URL", verify.Inputs{CertificateIdentity: attesttest.Identity, CertificateOIDCIssuer: attesttest.Issuer, CertificateRepository: "https://github.com/" + attesttest.Repository}, true},
+		{"other signing repository", verify.Inputs{CertificateIdentity: attesttest.Identity, CertificateOIDCIssuer: attesttest.Issuer, CertificateRepository: "evil/api"}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Require = all
@@ -195,6 +200,7 @@ func TestNewPolicyBadInputs(t *testing.T) {
 		{"unreadable trusted root", id(verify.Inputs{Require: all, TrustedRoot: filepath.Join(dir, "none.json")}), "trusted-root"},
 		{"damaged trusted root", id(verify.Inputs{Require: all, TrustedRoot: junk}), "trusted-root"},
 		{"no issuer", verify.Inputs{Require: all, CertificateIdentity: attesttest.Identity}, "certificate-oidc-issuer"},
+		{"bad signing repository", id(verify.Inputs{Require: all, CertificateRepository: "acme", TrustedRoot: attesttest.Start(t).TrustedRootFile(t)}), "certificate-repository"},
 		{"bad regexp", verify.Inputs{Require: all, CertificateIdentityRegexp: "(", CertificateOIDCIssuer: attesttest.Issuer, TrustedRoot: attesttest.Start(t).TrustedRootFile(t)}, "certificate-identity-regexp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -42,6 +42,8 @@ const (
 	Issuer      = "https://token.actions.githubusercontent.com"
 	JobWorkflow = "acme/platform/.github/workflows/gitops-code.yml@refs/tags/v1"
 	Identity    = "https://github.com/" + JobWorkflow
+	// Repository is the repository whose run signs (the token's subject).
+	Repository = "acme/api"
 )
 
 // Sigstore is a private Sigstore on loopback: the runner's OIDC token
@@ -80,7 +82,7 @@ func Start(t testing.TB) *Sigstore {
 	s.logID = sum[:]
 
 	claims, _ := json.Marshal(map[string]any{
-		"iss": Issuer, "aud": "sigstore", "sub": "repo:acme/api:ref:refs/heads/main",
+		"iss": Issuer, "aud": "sigstore", "sub": "repo:" + Repository + ":ref:refs/heads/main",
 		"job_workflow_ref": JobWorkflow, "exp": time.Now().Add(5 * time.Minute).Unix(),
 	})
 	enc := base64.RawURLEncoding.EncodeToString
@@ -143,12 +145,13 @@ func (s *Sigstore) signingCert(w http.ResponseWriter, r *http.Request) {
 	}
 	// The proof of possession is the token's subject signed by the key.
 	pop, _ := base64.StdEncoding.DecodeString(req.PublicKeyRequest.ProofOfPossession)
-	digest := sha256.Sum256([]byte("repo:acme/api:ref:refs/heads/main"))
+	digest := sha256.Sum256([]byte("repo:" + Repository + ":ref:refs/heads/main"))
 	if ek, ok := pub.(*ecdsa.PublicKey); !ok || !ecdsa.VerifyASN1(ek, digest[:], pop) {
 		http.Error(w, "proof of possession does not verify", http.StatusBadRequest)
 		return
 	}
 	issuerV2, _ := asn1.MarshalWithParams(Issuer, "utf8")
+	sourceRepo, _ := asn1.MarshalWithParams("https://github.com/"+Repository, "utf8")
 	san, _ := url.Parse(Identity)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(time.Now().UnixNano()),
@@ -161,6 +164,7 @@ func (s *Sigstore) signingCert(w http.ResponseWriter, r *http.Request) {
 		ExtraExtensions: []pkix.Extension{
 			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 1}, Value: []byte(Issuer)},
 			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 8}, Value: issuerV2},
+			{Id: asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 57264, 1, 12}, Value: sourceRepo},
 		},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, s.interCert, pub, s.interKey)
