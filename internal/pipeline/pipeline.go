@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/build"
 	"github.com/gitops-actions/gitops-actions/internal/bump"
 	"github.com/gitops-actions/gitops-actions/internal/render"
@@ -153,6 +154,30 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		r.stages = append(r.stages, Stage{Name: "vulnerabilities", Status: "skipped", Reason: noDB})
 	}
 	c.SetOutput("sbom-ref", sc.Outputs["sbom-ref"])
+
+	// attest signs with a key made for this run; bump-manifest then writes
+	// the digest only if its proofs verify under that key.
+	key, err := newRunKey()
+	if err != nil {
+		return err
+	}
+	c.Mask(key.password)
+	proofs := "signature,sbom"
+	attestArgs := append([]string{"--image-ref", imageRef, "--signing", "key", "--key", key.private, "--key-password", key.password,
+		"--tlog-upload=false", "--sbom-file", filepath.Join(work, "sbom.spdx.json")}, creds...)
+	if vulnOK {
+		proofs += ",vulnerabilities"
+		attestArgs = append(attestArgs, "--scan-report", filepath.Join(work, "scan-report.json"))
+	}
+	if c.Getenv("GITHUB_WORKFLOW_REF") != "" {
+		proofs += ",provenance" // SLSA provenance is made from the GitHub Actions context
+	}
+	if _, err := r.stage(ctx, "attest", attest.Main, append(attestArgs, "--attestations", proofs)...); err != nil {
+		return err
+	}
+	if err := r.verify(ctx, imageRef, proofs, key.public, cfg); err != nil {
+		return err
+	}
 
 	repoURL := cfg.ConfigRepository
 	if repoURL == "" {

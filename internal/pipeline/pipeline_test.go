@@ -175,7 +175,12 @@ func TestPipelineDefaultsOffline(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	checkReadable(t, stdout)
+	rows := checkReadable(t, stdout)
+	// The run's own key signed the SBOM and the scan result, and the digest
+	// was verified under it before the bump.
+	if got := strings.Join(rows["verify"], " "); !strings.Contains(got, "verified signature,sbom,vulnerabilities") {
+		t.Errorf("summary row of verify = %q, want the signature, SBOM and scan result verified", got)
+	}
 	if strings.Contains(stdout, "== act on") {
 		t.Errorf("every stage passed, yet something is listed to act on:\n%s", stdout)
 	}
@@ -255,7 +260,7 @@ func checkReadable(t *testing.T, stdout string) map[string][]string {
 		}
 		rows[f[0]] = f
 	}
-	for _, stage := range []string{"build", "scan", "bump-manifest", "validate-config"} {
+	for _, stage := range []string{"build", "scan", "attest", "verify", "bump-manifest", "validate-config"} {
 		f, ok := rows[stage]
 		if !ok {
 			t.Errorf("summary has no row for %s:\n%s", stage, table)

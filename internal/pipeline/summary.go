@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -52,6 +53,15 @@ func keyOutput(s Stage) string {
 			out = "vulnerabilities skipped"
 		} else {
 			out = fmt.Sprintf("critical=%s high=%s medium=%s low=%s passed=%s", o["critical"], o["high"], o["medium"], o["low"], o["passed"])
+		}
+	case "attest":
+		var bundles []json.RawMessage
+		if json.Unmarshal([]byte(o["attestations"]), &bundles) == nil && len(bundles) > 0 {
+			out = fmt.Sprintf("%d bundle(s), %s", len(bundles), o["identity"])
+		}
+	case "verify":
+		if o["verified"] == "true" {
+			out = "verified " + o["proofs"]
 		}
 	case "bump-manifest":
 		if sha := o["commit-sha"]; sha != "" {

@@ -98,7 +98,11 @@ func Verify(ctx context.Context, ref name.Digest, p *Policy, opts ...remote.Opti
 	var rejected []string
 	n := 0
 	for _, desc := range im.Manifests {
-		if desc.ArtifactType != BundleMediaType {
+		// A registry that lists the config's media type as artifactType
+		// (go-containerregistry's own) shows cosign's bundles as the empty
+		// config: those are read, and kept only if their layer is a bundle.
+		guessed := desc.ArtifactType == emptyConfigMediaType
+		if desc.ArtifactType != BundleMediaType && !guessed {
 			continue
 		}
 		if n++; n > maxBundles {
@@ -111,6 +115,9 @@ func Verify(ctx context.Context, ref name.Digest, p *Policy, opts ...remote.Opti
 			var ext *action.ExitError
 			if errors.As(err, &ext) {
 				return res, err
+			}
+			if guessed {
+				continue // another artifact with an empty config (still counted)
 			}
 			rejected = append(rejected, fmt.Sprintf("%s: %v", desc.Digest, err))
 			continue
@@ -143,6 +150,10 @@ func Verify(ctx context.Context, ref name.Digest, p *Policy, opts ...remote.Opti
 }
 
 // fetchBundle reads the one bundle layer of a referrer manifest.
+// emptyConfigMediaType is the OCI empty descriptor's media type, the
+// config of cosign's bundle manifests.
+const emptyConfigMediaType = "application/vnd.oci.empty.v1+json"
+
 func fetchBundle(ref name.Digest, opts []remote.Option) ([]byte, error) {
 	img, err := remote.Image(ref, opts...)
 	if err != nil {
