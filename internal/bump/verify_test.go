@@ -153,21 +153,32 @@ func TestPromoteVerifies(t *testing.T) {
 	staging := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n  - name: " + img + "\n    newTag: \"v2\"\n    digest: " + s.good.DigestStr() + "\n"
 	failedStaging := strings.ReplaceAll(staging, s.good.DigestStr(), s.failed.DigestStr())
 	failedStaging = strings.ReplaceAll(failedStaging, img, s.failed.Context().Name())
-	prod := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n  - name: " + img + "\n    newTag: \"v1\"\n  - name: " + s.failed.Context().Name() + "\n    newTag: \"v1\"\n"
-	r := newRemote(t, map[string]string{"staging/kustomization.yaml": staging, "staging-w/kustomization.yaml": failedStaging, "prod/kustomization.yaml": prod})
+	unsignedStaging := strings.ReplaceAll(staging, s.good.DigestStr(), s.unsigned.DigestStr())
+	unsignedStaging = strings.ReplaceAll(unsignedStaging, img, s.unsigned.Context().Name())
+	prod := "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nimages:\n  - name: " + img + "\n    newTag: \"v1\"\n  - name: " + s.failed.Context().Name() + "\n    newTag: \"v1\"\n  - name: " + s.unsigned.Context().Name() + "\n    newTag: \"v1\"\n"
+	r := newRemote(t, map[string]string{"staging/kustomization.yaml": staging, "staging-w/kustomization.yaml": failedStaging,
+		"staging-u/kustomization.yaml": unsignedStaging, "prod/kustomization.yaml": prod})
 	api := testenv.StartGitHubAPI(t)
 	api.RequireToken(secretToken)
 	pr := map[string]any{"number": 9, "html_url": "https://github.com/acme/config/pull/9"}
 	api.Handle("GET", routePulls, func(*testenv.Request) (int, any) { return http.StatusOK, []any{} })
 	api.Handle("POST", routePulls, func(*testenv.Request) (int, any) { return http.StatusCreated, pr })
 	env := map[string]string{"GITHUB_SERVER_URL": r.server.URL}
-	promote := func(image, from string) runResult {
+	promoteAs := func(identity, image, from string) runResult {
 		return runAction(t, env, append([]string{"--repository", "acme/config", "--mode", "pull-request", "--github-api-url", api.URL,
-			"--token", secretToken, "--image", image, "--promote-from", from, "--paths", "prod"}, s.policy(attesttest.Identity)...)...)
+			"--token", secretToken, "--image", image, "--promote-from", from, "--paths", "prod"}, s.policy(identity)...)...)
 	}
+	promote := func(image, from string) runResult { return promoteAs(attesttest.Identity, image, from) }
 
 	if res := promote(s.failed.Context().Name(), "staging-w"); res.code != 1 || !strings.Contains(res.stderr, "gate failed") {
 		t.Fatalf("promoting a failed-gate digest: exit %d\n%s", res.code, res.stderr)
+	}
+	if res := promote(s.unsigned.Context().Name(), "staging-u"); res.code != 1 || !strings.Contains(res.stderr, "the image has no Sigstore bundles") {
+		t.Fatalf("promoting an unsigned digest: exit %d\n%s", res.code, res.stderr)
+	}
+	other := "https://github.com/acme/other/.github/workflows/ci.yml@refs/heads/main"
+	if res := promoteAs(other, img, "staging"); res.code != 1 || !strings.Contains(res.stderr, "acme/other") {
+		t.Fatalf("promoting a digest signed by another workflow identity: exit %d\n%s", res.code, res.stderr)
 	}
 	for _, req := range api.Requests() {
 		if req.Method == "POST" {
