@@ -1,12 +1,6 @@
 package attest
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -14,8 +8,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
 	"github.com/gitops-actions/gitops-actions/internal/attest/attesttest"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
@@ -25,31 +17,16 @@ import (
 // the library cosign encrypts with.
 func encryptedKey(t *testing.T, password string) string {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, _, err := GenerateKey(password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc, err := encrypted.Encrypt(der, []byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: sigstoreKeyType, Bytes: enc}))
+	return priv
 }
 
 // closedURL is an address where nothing listens.
 func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	return "http://" + testenv.Closed(t)
 }
 
 // Bad input stops the run with exit 2 and a message naming the input, before

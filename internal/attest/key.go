@@ -127,3 +127,27 @@ func (k *keyPair) SignData(_ context.Context, data []byte) ([]byte, []byte, erro
 	}
 	return sig, digest, nil
 }
+
+// GenerateKey makes an ECDSA P-256 key pair in cosign's formats: the
+// private key encrypted with password (what `cosign generate-key-pair`
+// writes to cosign.key) and the PEM public key (cosign.pub).
+func GenerateKey(password string) (privatePEM, publicPEM string, err error) {
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return "", "", err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		return "", "", err
+	}
+	enc, err := encrypted.Encrypt(der, []byte(password))
+	if err != nil {
+		return "", "", err
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		return "", "", err
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: sigstoreKeyType, Bytes: enc})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})), nil
+}

@@ -2,20 +2,16 @@ package pipeline
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/target"
 	"github.com/gitops-actions/gitops-actions/internal/verify"
 )
@@ -28,32 +24,16 @@ type runKey struct {
 }
 
 func newRunKey() (runKey, error) {
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return runKey{}, fmt.Errorf("making the run's signing key: %w", err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return runKey{}, fmt.Errorf("making the run's signing key: %w", err)
-	}
 	pw := make([]byte, 16)
 	if _, err := rand.Read(pw); err != nil {
 		return runKey{}, fmt.Errorf("making the run's key password: %w", err)
 	}
 	password := hex.EncodeToString(pw)
-	enc, err := encrypted.Encrypt(der, []byte(password))
+	private, public, err := attest.GenerateKey(password)
 	if err != nil {
-		return runKey{}, fmt.Errorf("encrypting the run's signing key: %w", err)
+		return runKey{}, fmt.Errorf("making the run's signing key: %w", err)
 	}
-	pub, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
-	if err != nil {
-		return runKey{}, fmt.Errorf("making the run's public key: %w", err)
-	}
-	return runKey{
-		private:  string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: enc})),
-		password: password,
-		public:   string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-	}, nil
+	return runKey{private: private, password: password, public: public}, nil
 }
 
 // verify checks the proofs attest attached to imageRef under the run's

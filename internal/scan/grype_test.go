@@ -3,7 +3,6 @@ package scan
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -55,14 +54,7 @@ func newGrypeCache(t *testing.T, advisories []scanfixture.Advisory) string {
 
 // closedURL is a loopback URL nothing listens on.
 func closedURL(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr + "/databases"
+	return "http://" + testenv.Closed(t) + "/databases"
 }
 
 // match is one finding as "ID pkg@version".

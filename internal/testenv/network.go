@@ -42,6 +42,19 @@ func Silent(t testing.TB) string {
 	return l.Addr().String()
 }
 
+// Closed returns "127.0.0.1:port" of a port nothing listens on: every
+// connection to it is refused, as to a server that is down.
+func Closed(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: closed port: %v", err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
 // Flaky is a front for the server at backend ("host:port") on a port of
 // its own: it refuses connections (nothing listens) for refuseFor, then
 // resets the first resets connections it accepts, then passes every

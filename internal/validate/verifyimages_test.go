@@ -3,18 +3,11 @@ package validate
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
 	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/testenv"
@@ -25,15 +18,10 @@ import (
 // without a digest are GA-IMAGE-UNVERIFIED at their lines.
 func TestVerifyImages(t *testing.T) {
 	reg := testenv.StartRegistry(t, "ci", "ci-pass")
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	enc, err := encrypted.Encrypt(der, []byte("pw"))
+	priv, pub, err := attest.GenerateKey("pw")
 	if err != nil {
 		t.Fatal(err)
 	}
-	priv := string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: enc}))
-	pder, _ := x509.MarshalPKIXPublicKey(k.Public())
-	pub := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}))
 
 	good := reg.Ref("good") + "@" + testenv.PushRandomImage(t, reg, "good:v1").String()
 	unsigned := reg.Ref("unsigned") + "@" + testenv.PushRandomImage(t, reg, "unsigned:v1").String()

@@ -3,18 +3,12 @@ package verify_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/secure-systems-lab/go-securesystemslib/encrypted"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
 	"github.com/gitops-actions/gitops-actions/internal/attest"
@@ -301,18 +295,11 @@ func check(t *testing.T, reg *testenv.Registry, d name.Digest, p *verify.Policy)
 // keyPair is a cosign-format encrypted private key and its PEM public key.
 func keyPair(t *testing.T, password string) (priv, pub string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, pub, err := attest.GenerateKey(password)
 	if err != nil {
 		t.Fatal(err)
 	}
-	der, _ := x509.MarshalPKCS8PrivateKey(k)
-	enc, err := encrypted.Encrypt(der, []byte(password))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pder, _ := x509.MarshalPKIXPublicKey(k.Public())
-	return string(pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED SIGSTORE PRIVATE KEY", Bytes: enc})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pder}))
+	return priv, pub
 }
 
 func mustDigest(t *testing.T, s string) name.Digest {
