@@ -26,13 +26,7 @@ func (r *Redactor) add(s string) bool {
 		return false
 	}
 	forms := []string{s, url.QueryEscape(s), url.PathEscape(s), jsonString(s, true), jsonString(s, false)}
-	if strings.ContainsAny(s, "\r\n") {
-		for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
-			if l = strings.TrimSpace(l); l != "" {
-				forms = append(forms, l)
-			}
-		}
-	}
+	forms = append(forms, secretLines(s)...)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	isNew := !slices.Contains(r.secrets, s)
@@ -44,6 +38,29 @@ func (r *Redactor) add(s string) bool {
 	// Longest first, so a user:password pair goes before its password.
 	slices.SortStableFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 	return isNew
+}
+
+// minSecretLine is the shortest line of a multi-line secret masked on its
+// own: shorter lines ("{", "}", "  ],") carry no secret and masking them
+// would garble every log line and document they appear in.
+const minSecretLine = 6
+
+// secretLines are the lines of a multi-line secret that are masked on
+// their own, because the runner masks a log line by line and never sees
+// the whole value at once. A PEM key's armor lines are not secret.
+func secretLines(s string) []string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return nil
+	}
+	var out []string
+	for _, l := range strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }) {
+		l = strings.TrimSpace(l)
+		if len(l) < minSecretLine || strings.HasPrefix(l, "-----BEGIN ") || strings.HasPrefix(l, "-----END ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // jsonString is s as it appears between the quotes of a JSON string.

@@ -93,11 +93,15 @@ func (c *Context) SetReportData(key string, v any) {
 }
 
 // Mask hides a secret from the runner's logs from now on and from every
-// stream, error, report and file this run writes.
+// stream, error, report and file this run writes. A multi-line secret
+// (a key, a JSON credential) is masked line by line too.
 func (c *Context) Mask(secret string) {
 	// Off Actions nobody strips the command, so it would print the secret.
 	if c.red.add(secret) && c.OnActions() {
 		c.GH.AddMask(secret)
+		for _, l := range secretLines(secret) {
+			c.GH.AddMask(l)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -244,5 +245,50 @@ func TestRunMasksSecretsOfBadArguments(t *testing.T) {
 		if strings.Contains(r.stdout+r.stderr, s) {
 			t.Errorf("%s printed:\n%s%s", s, r.stdout, r.stderr)
 		}
+	}
+}
+
+// The runner masks a log line by line, so a multi-line secret (a JSON
+// credential, a PEM key) is masked per line as well; its short lines and
+// armor are not, or every brace in the log would become ***.
+func TestRunMasksMultiLineSecretPerLine(t *testing.T) {
+	cred := "{\n  \"private_key_id\": \"4f1c9a77d2\",\n  \"client_email\": \"ci@acme.iam\"\n}"
+	pem := "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIBl8w0Q2s9\n-----END EC PRIVATE KEY-----"
+	r := runTest(t, []string{"--token", cred + "\n" + pem}, map[string]string{"GITHUB_ACTIONS": "true"}, func(ctx context.Context, c *Context, p parsed) error {
+		c.SetOutput("out", `{"id": "4f1c9a77d2"}`)
+		fmt.Fprintln(c.Stdout, `line: "client_email": "ci@acme.iam"`)
+		fmt.Fprintln(c.Stdout, "key: MHcCAQEEIBl8w0Q2s9 in {braces}")
+		fmt.Fprintln(c.Stdout, "-----BEGIN EC PRIVATE KEY----- is armor")
+		return nil
+	})
+	if r.code != ExitOK {
+		t.Fatalf("code %d, stderr %s", r.code, r.stderr)
+	}
+	var masks, rest []string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if m, ok := strings.CutPrefix(l, "::add-mask::"); ok {
+			masks = append(masks, m)
+		} else {
+			rest = append(rest, l)
+		}
+	}
+	for _, want := range []string{`"private_key_id": "4f1c9a77d2",`, `"client_email": "ci@acme.iam"`, "MHcCAQEEIBl8w0Q2s9"} {
+		if !slices.Contains(masks, want) {
+			t.Errorf("no ::add-mask:: for the line %q; masks:\n%s", want, strings.Join(masks, "\n"))
+		}
+	}
+	for _, m := range masks {
+		if m == "{" || m == "}" || strings.HasPrefix(m, "-----BEGIN") {
+			t.Errorf("masked a line that is no secret: %q", m)
+		}
+	}
+	out := strings.Join(rest, "\n")
+	for _, leak := range []string{"ci@acme.iam", "MHcCAQEEIBl8w0Q2s9"} {
+		if strings.Contains(out, leak) {
+			t.Errorf("stdout holds %q:\n%s", leak, out)
+		}
+	}
+	if !strings.Contains(out, "in {braces}") || !strings.Contains(out, "-----BEGIN EC PRIVATE KEY----- is armor") {
+		t.Errorf("short lines or armor of the secret were redacted:\n%s", out)
 	}
 }

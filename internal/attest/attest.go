@@ -253,12 +253,6 @@ func newSigner(ctx context.Context, c *action.Context, cfg Config) (*signer, err
 	client := transport.For(ctx)
 	s := &signer{}
 	if cfg.Signing == "key" {
-		// The runner masks line by line: mask each line of the key too.
-		for _, l := range strings.Split(cfg.Key, "\n") {
-			if l = strings.TrimSpace(l); len(l) > 8 && !strings.HasPrefix(l, "-----") {
-				c.Mask(l)
-			}
-		}
 		kp, err := loadKey(cfg.Key, cfg.KeyPassword)
 		if err != nil {
 			return nil, err
