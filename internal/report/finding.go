@@ -78,6 +78,15 @@ type Finding struct {
 	Line     int       `json:"line,omitempty"`
 	Resource *Resource `json:"resource,omitempty"`
 	Message  string    `json:"message"`
+	// SARIF, when set, goes to the finding's SARIF result only.
+	SARIF *SARIFResult `json:"-"`
+}
+
+// SARIFResult is what a SARIF result carries beyond the finding.
+type SARIFResult struct {
+	// BaselineState is SARIF 2.1.0's: new or unchanged against a baseline.
+	BaselineState string
+	Properties    map[string]any
 }
 
 // String renders a finding as "file:line: severity rule: message".

@@ -169,6 +169,8 @@ type sarifResult struct {
 	Level     string          `json:"level"`
 	Message   sarifText       `json:"message"`
 	Locations []sarifLocation `json:"locations,omitempty"`
+	BaselineState string         `json:"baselineState,omitempty"`
+	Properties    map[string]any `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
@@ -233,6 +235,9 @@ func SARIF(tool Tool, rules map[string]Rule, fs []Finding, defaultFile string) (
 			id = f.Source
 		}
 		res := sarifResult{RuleID: id, RuleIndex: ids[id], Level: SARIFLevel(f.Severity), Message: sarifText{Text: f.Text()}}
+		if f.SARIF != nil {
+			res.BaselineState, res.Properties = f.SARIF.BaselineState, f.SARIF.Properties
+		}
 		file := f.File
 		if file == "" {
 			file = defaultFile

@@ -43,6 +43,9 @@ type Config struct {
 	Platforms []string
 	// SBOMFileSet is whether sbom-file was given rather than defaulted.
 	SBOMFileSet bool
+	// Baseline is a report or SARIF file, or an image reference, whose
+	// vulnerabilities fail-on does not count.
+	Baseline string
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -72,6 +75,7 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		GrypeDBURL:       in.String("grype-db-url"),
 		Platforms:        in.List("platforms"),
 		SBOMFileSet:      in.IsSet("sbom-file"),
+		Baseline:         in.String("baseline"),
 	}
 	n := 0
 	for _, v := range []string{c.ImageRef, c.Input, c.Path} {
@@ -94,6 +98,9 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("grype-db-url", "%q is not an http(s) URL of grype's database listing", c.GrypeDBURL)
 	}
 	checkPlatforms(in, c)
+	if c.Baseline != "" && !c.Vulnerabilities {
+		in.Fail("baseline", "compares vulnerabilities; vulnerabilities: false matches none")
+	}
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}

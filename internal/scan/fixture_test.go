@@ -226,3 +226,15 @@ func sbomPURLs(t *testing.T, format string, data []byte) []string {
 	}
 	return out
 }
+
+// fileWriter writes test files into dir and returns their paths.
+func fileWriter(t *testing.T, dir string) func(name, body string) string {
+	return func(name, body string) string {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+}

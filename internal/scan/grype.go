@@ -100,6 +100,7 @@ func union(vs []Vulnerability, grypeAliases map[int][]string) []Vulnerability {
 		for _, id := range append([]string{v.ID}, grypeAliases[i]...) {
 			if j, ok := seen[key(id, v)]; ok && !slices.Contains(out[j].Scanners, Grype) {
 				out[j].Scanners = append(out[j].Scanners, Grype)
+				out[j].Aliases = aliasIDs(out[j].ID, slices.Concat(out[j].Aliases, []string{v.ID}, v.Aliases))
 				merged = true
 				break
 			}

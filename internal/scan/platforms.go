@@ -111,6 +111,12 @@ func defaultPlatformSBOMFile(file string) string {
 // platforms input). A platform the input names and the index lacks is
 // refused: it would go unscanned.
 func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
+	return pickPlatforms(cfg, t, false)
+}
+
+// pickPlatforms is selectPlatforms; lenient, for a baseline image, it
+// takes what the image has of the platforms named and refuses none.
+func pickPlatforms(cfg Config, t *target.Target, lenient bool) ([]*platformScan, error) {
 	var specs []v1.Platform
 	for _, s := range cfg.Platforms {
 		p, err := v1.ParsePlatform(s)
@@ -120,7 +126,7 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 		specs = append(specs, *p)
 	}
 	if t.Kind != target.Registry || !t.Descriptor.MediaType.IsIndex() {
-		if len(specs) == 0 || t.Image == nil {
+		if len(specs) == 0 || t.Image == nil || lenient {
 			return nil, nil
 		}
 		cf, err := t.Image.ConfigFile()
@@ -168,9 +174,12 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 			target: &target.Target{Kind: target.Registry, Name: ref.String(), Image: img, Ref: ref, Digest: m.Digest, Descriptor: m, Options: t.Options}})
 	}
 	for i, ok := range found {
-		if !ok {
+		if !ok && !lenient {
 			return nil, action.UsageErr("platforms", fmt.Errorf("%q has no %s image; it has %s", t.Name, cfg.Platforms[i], strings.Join(have, ", ")))
 		}
+	}
+	if len(out) == 0 && lenient {
+		return out, nil
 	}
 	if len(out) == 0 {
 		return nil, action.External(fmt.Errorf("index %q lists no platform image", t.Name))
@@ -200,6 +209,14 @@ func platformString(p *v1.Platform) string {
 // analysePlatforms analyses each platform's image, a few at once, and
 // writes its SBOM. It returns the results joined, for the package count.
 func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan) (*catalog.Result, error) {
+	if err := analyseEach(ctx, c, cfg, ps); err != nil {
+		return nil, err
+	}
+	return writePlatformSBOMs(c, cfg, ps)
+}
+
+// analyseEach analyses each platform's image, a few at once, writing nothing.
+func analyseEach(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan) error {
 	start := time.Now()
 	layers := catalog.NewLayerCache()
 	analyse := func(ctx context.Context, p *platformScan) error {
@@ -215,7 +232,7 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		// The first platform alone, so the others find the layers they
 		// share with it analysed.
 		if err := analyse(ctx, ps[0]); err != nil {
-			return nil, err
+			return err
 		}
 		rest = ps[1:]
 	}
@@ -225,9 +242,15 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		g.Go(func() error { return analyse(gctx, p) })
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return err
 	}
 	c.Logf("analysed %d platforms in %s", len(ps), time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// writePlatformSBOMs writes each platform's SBOM and returns the results
+// joined, for the package count.
+func writePlatformSBOMs(c *action.Context, cfg Config, ps []*platformScan) (*catalog.Result, error) {
 	var all *catalog.Result
 	var files []string
 	for _, p := range ps {
@@ -306,12 +329,14 @@ func gatePlatforms(ctx context.Context, ps []*platformScan, cfg Config, gdb *gry
 		for _, v := range vs {
 			key := strings.Join([]string{v.ID, v.Package, v.Installed, v.Path}, "\x00")
 			if i, ok := at[key]; ok {
-				if !slices.Contains(out[i].Platforms, p.Platform) {
+				if p.Platform != "" && !slices.Contains(out[i].Platforms, p.Platform) {
 					out[i].Platforms = append(out[i].Platforms, p.Platform)
 				}
 				continue
 			}
-			v.Platforms = []string{p.Platform}
+			if p.Platform != "" {
+				v.Platforms = []string{p.Platform}
+			}
 			at[key] = len(out)
 			out = append(out, v)
 		}

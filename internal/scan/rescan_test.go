@@ -314,13 +314,7 @@ func armImage(t *testing.T) v1.Image {
 func TestRescanBadInput(t *testing.T) {
 	img, _ := fixture(t)
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, dir)
 	unreadable := write("unreadable.json", `{}`)
 	if err := os.Chmod(unreadable, 0); err != nil {
 		t.Fatal(err)

@@ -54,13 +54,14 @@ type rescan struct {
 
 type rescanDoc struct {
 	decoded  *catalog.Decoded
-	File     string `json:"file,omitempty"`
-	Platform string `json:"platform,omitempty"`
-	Subject  string `json:"subject,omitempty"` // digest of the manifest the SBOM describes
-	Ref      string `json:"ref,omitempty"`     // the referrer artifact
-	Format   string `json:"format"`
-	Distro   string `json:"distro,omitempty"`
-	Packages int    `json:"packages"`
+	res      *catalog.Result // what matchDocs made of it
+	File     string          `json:"file,omitempty"`
+	Platform string          `json:"platform,omitempty"`
+	Subject  string          `json:"subject,omitempty"` // digest of the manifest the SBOM describes
+	Ref      string          `json:"ref,omitempty"`     // the referrer artifact
+	Format   string          `json:"format"`
+	Distro   string          `json:"distro,omitempty"`
+	Packages int             `json:"packages"`
 }
 
 // readSBOMInput reads and decodes the sbom input, or returns nil when
@@ -120,25 +121,43 @@ type subject struct {
 // none falls back to an SBOM attached to the index itself. A platform
 // left without an SBOM would go unscanned, so that is refused.
 func attachedSBOMs(ctx context.Context, cfg Config) (*rescan, error) {
+	rs, missing, err := findAttached(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if rs == nil {
+		return nil, action.UsageErr("sbom", fmt.Errorf("%q has no SBOM referrer (%s); scan it with attach-sbom: true first",
+			cfg.ImageRef, strings.Join(slices.Sorted(maps.Keys(sbomArtifactTypes)), ", ")))
+	}
+	if len(missing) > 0 {
+		return nil, action.UsageErr("sbom", fmt.Errorf("%q has no SBOM referrer for %s, which would go unscanned; attach one per platform",
+			cfg.ImageRef, strings.Join(missing, ", ")))
+	}
+	return rs, nil
+}
+
+// findAttached is the SBOM referrers of cfg.ImageRef as attachedSBOMs
+// reads them: nil when there is none, and the platforms left without one.
+func findAttached(ctx context.Context, cfg Config) (*rescan, []string, error) {
 	ref, err := name.ParseReference(cfg.ImageRef)
 	if err != nil {
-		return nil, action.UsageErr("image-ref", fmt.Errorf("parsing %q: %w", cfg.ImageRef, err))
+		return nil, nil, action.UsageErr("image-ref", fmt.Errorf("parsing %q: %w", cfg.ImageRef, err))
 	}
 	opts := target.RemoteOptions(ctx, target.Auth{Username: cfg.RegistryUsername, Password: cfg.RegistryPassword})
 	desc, err := remote.Get(ref, opts...)
 	if err != nil {
-		return nil, action.External(fmt.Errorf("fetching %q: %w", cfg.ImageRef, err))
+		return nil, nil, action.External(fmt.Errorf("fetching %q: %w", cfg.ImageRef, err))
 	}
 	top := subject{digest: desc.Digest}
 	subjects := []subject{top}
 	if desc.MediaType.IsIndex() {
 		idx, err := desc.ImageIndex()
 		if err != nil {
-			return nil, action.External(fmt.Errorf("reading index %q: %w", cfg.ImageRef, err))
+			return nil, nil, action.External(fmt.Errorf("reading index %q: %w", cfg.ImageRef, err))
 		}
 		im, err := idx.IndexManifest()
 		if err != nil {
-			return nil, action.External(fmt.Errorf("reading index %q: %w", cfg.ImageRef, err))
+			return nil, nil, action.External(fmt.Errorf("reading index %q: %w", cfg.ImageRef, err))
 		}
 		subjects = nil
 		for _, m := range im.Manifests {
@@ -154,7 +173,7 @@ func attachedSBOMs(ctx context.Context, cfg Config) (*rescan, error) {
 	for _, s := range subjects {
 		d, ok, err := referrerSBOM(ref.Context(), s, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if !ok {
 			missing = append(missing, cmp.Or(s.platform, s.digest.String()))
@@ -165,21 +184,16 @@ func attachedSBOMs(ctx context.Context, cfg Config) (*rescan, error) {
 	if len(docs) == 0 && desc.MediaType.IsIndex() {
 		d, ok, err := referrerSBOM(ref.Context(), top, opts)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if ok {
-			return &rescan{docs: []rescanDoc{d}}, nil
+			return &rescan{docs: []rescanDoc{d}}, nil, nil
 		}
 	}
 	if len(docs) == 0 {
-		return nil, action.UsageErr("sbom", fmt.Errorf("%q has no SBOM referrer (%s); scan it with attach-sbom: true first",
-			cfg.ImageRef, strings.Join(slices.Sorted(maps.Keys(sbomArtifactTypes)), ", ")))
+		return nil, missing, nil
 	}
-	if len(missing) > 0 {
-		return nil, action.UsageErr("sbom", fmt.Errorf("%q has no SBOM referrer for %s, which would go unscanned; attach one per platform",
-			cfg.ImageRef, strings.Join(missing, ", ")))
-	}
-	return &rescan{docs: docs}, nil
+	return &rescan{docs: docs}, missing, nil
 }
 
 // sbomArtifactTypes are the artifact types read as SBOMs: the ones this
@@ -283,6 +297,16 @@ func (r *rescan) target(cfg Config) (*target.Target, error) {
 // match rescans every SBOM and joins the results into one, each platform's
 // results named for it, so the gate sees them all.
 func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*catalog.Result, error) {
+	all, err := r.matchDocs(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	c.SetReportData("source", map[string]any{"kind": "sbom", "sboms": r.docs})
+	return all, nil
+}
+
+// matchDocs is match without the report's source.
+func (r *rescan) matchDocs(ctx context.Context, c *action.Context, name string) (*catalog.Result, error) {
 	var all *catalog.Result
 	for i, d := range r.docs {
 		label := name
@@ -302,13 +326,16 @@ func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*ca
 		if d.Distro == "" && hasOSPackages(res.Report) {
 			c.Warnf("the SBOM %s names no operating system: its OS packages cannot be matched", cmp.Or(d.Ref, d.File))
 		}
+		r.docs[i].res = res
+		// The joined result is another: each document keeps its own.
+		joined := *res
+		joined.Report.Results = slices.Clone(res.Report.Results)
 		if all == nil {
-			all = res
+			all = &joined
 		} else {
-			all.Join(res)
+			all.Join(&joined)
 		}
 	}
-	c.SetReportData("source", map[string]any{"kind": "sbom", "sboms": r.docs})
 	return all, nil
 }
 

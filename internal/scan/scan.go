@@ -68,6 +68,21 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 	}
 
+	// A baseline file is read now; an image one once the database is open.
+	var base *baseline
+	baseKind := ""
+	if cfg.Baseline != "" {
+		var err error
+		if baseKind, err = baselineKind(cfg.Baseline); err != nil {
+			return action.UsageErr("baseline", err)
+		}
+		if baseKind != baselineImage {
+			if base, err = readBaselineFile(cfg.Baseline); err != nil {
+				return err
+			}
+		}
+	}
+
 	rs, err := readSBOMInput(ctx, cfg)
 	if err != nil {
 		return err
@@ -136,6 +151,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 	}
 
+	// Before anything is written: a baseline that cannot be read stops
+	// the run with no SBOM or SARIF left behind.
+	if baseKind == baselineImage {
+		if base, err = readBaselineImage(ctx, c, cfg, gdb); err != nil {
+			return err
+		}
+	}
+
 	var res *catalog.Result
 	var sbom bytes.Buffer
 	if ps != nil {
@@ -188,6 +211,10 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	var fixed []baselineEntry
+	if base != nil {
+		fixed = compareBaseline(vulns, base)
+	}
 	c.AddFindings(expired...)
 	reported := filterSeverity(vulns, cfg.Severity)
 	dockerfile := contextDockerfile(cfg)
@@ -214,9 +241,18 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		}
 	}
 	c.SetOutput("fixable", strconv.Itoa(fixable))
-	failed := failing(vulns, cfg.FailOn)
+	setBaselineOutputs(c, vulns, fixed)
+	failed := failing(newOnes(vulns), cfg.FailOn)
 	c.SetOutput("passed", strconv.FormatBool(len(failed) == 0))
 	c.SetReportData("vulnerabilities", vulns)
+	if base != nil {
+		fixedList := fixed
+		if fixedList == nil {
+			fixedList = []baselineEntry{}
+		}
+		c.SetReportData("baseline", map[string]any{"source": base.Source, "kind": base.Kind, "format": base.Format,
+			"vulnerabilities": len(base.entries), "new": len(newOnes(vulns)), "unchanged": len(vulns) - len(newOnes(vulns)), "fixed": fixedList})
+	}
 	if usesTrivy(cfg) {
 		c.SetOutput("db-updated-at", db.UpdatedAt.UTC().Format(time.RFC3339))
 		c.SetReportData("db", map[string]any{
@@ -248,7 +284,13 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if i := strings.LastIndex(sum, ". SBOM: "); rs != nil && i >= 0 {
 		sum = sum[:i] + ". " + rs.summaryLine()
 	}
+	if base != nil {
+		sum += baselineSummary(base, vulns, fixed, cfg.FailOn)
+	}
 	c.AddSummary(sum + grypeSummary(cfg, ginfo, now))
+	if len(failed) > 0 && base != nil {
+		return action.Blocking(fmt.Errorf("%d new vulnerabilities at or above %s, not in the baseline %s", len(failed), cfg.FailOn, base.Source))
+	}
 	if len(failed) > 0 {
 		return action.Blocking(fmt.Errorf("%d vulnerabilities at or above %s", len(failed), cfg.FailOn))
 	}

@@ -63,13 +63,7 @@ func TestGate(t *testing.T) {
 	_, tar := fixture(t)
 	cache := newCache(t, time.Now())
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := fileWriter(t, dir)
 	ignoreValid := write("valid.trivyignore", "# accepted until the base image moves\nCVE-2099-0001 exp:2999-01-01\nGHSA-test-npm1\n")
 	ignoreExpired := write("expired.trivyignore", "CVE-2099-0001 exp:2000-01-01\nGHSA-test-npm1\n")
 	vex := write("openssl.vex.json", `{

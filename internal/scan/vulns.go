@@ -37,6 +37,12 @@ type Vulnerability struct {
 	Scanners []string `json:"scanners"`
 	// Platforms of an index the vulnerability is in.
 	Platforms []string `json:"platforms,omitempty"`
+	// Aliases are other IDs of the same advisory (a CVE's GHSA, a GHSA's CVE).
+	Aliases []string `json:"aliases,omitempty"`
+	// Baseline is new or unchanged when a baseline was given; NewOn
+	// lists the platforms it is new on when the baseline had it on others.
+	Baseline string   `json:"baseline,omitempty"`
+	NewOn    []string `json:"new-on,omitempty"`
 }
 
 // gate applies ignore-unfixed, the ignore file and the VEX documents to
@@ -88,7 +94,7 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config, extra ...types.R
 				ID: v.VulnerabilityID, Severity: severityOf(v.Severity), Package: v.PkgName, PURL: purl,
 				Installed: v.InstalledVersion, Fixed: v.FixedVersion, Path: path, Title: v.Title,
 				Description: v.Description, URL: v.PrimaryURL, Score: score(v), References: v.References,
-				Scanners: []string{scanner},
+				Scanners: []string{scanner}, Aliases: aliasIDs(v.VulnerabilityID, slices.Concat(v.VendorIDs, also)),
 			})
 		}
 	}
@@ -212,7 +218,18 @@ func (v Vulnerability) message() string {
 func findings(vs []Vulnerability) []report.Finding {
 	out := make([]report.Finding, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, report.Finding{Source: report.SourceVulnerability, Rule: v.ID, Severity: level(v.Severity), File: v.Path, Message: v.message()})
+		props := map[string]any{"package": v.Package, "purl": v.PURL, "installed": v.Installed, "severity": v.Severity}
+		if v.Fixed != "" {
+			props["fixed"] = v.Fixed
+		}
+		if len(v.Aliases) > 0 {
+			props["aliases"] = v.Aliases
+		}
+		if len(v.Platforms) > 0 {
+			props["platforms"] = v.Platforms
+		}
+		out = append(out, report.Finding{Source: report.SourceVulnerability, Rule: v.ID, Severity: level(v.Severity), File: v.Path, Message: v.message(),
+			SARIF: &report.SARIFResult{BaselineState: v.Baseline, Properties: props}})
 	}
 	return out
 }

@@ -2,10 +2,15 @@ package scripts
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
 )
 
 func TestMain(m *testing.M) {
@@ -15,6 +20,7 @@ func TestMain(m *testing.M) {
 			os.Exit(a.Main(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr))
 		}
 	}
+	cmds["write-trivy-db"] = writeTrivyDB
 	testscript.Main(m, cmds)
 }
 
@@ -31,4 +37,29 @@ func TestScripts(t *testing.T) {
 		},
 		RequireExplicitExec: false,
 	})
+}
+
+// writeTrivyDB is `write-trivy-db <dir> <advisories.json>`: a trivy
+// database in dir, written with trivy-db's own API from a JSON list of
+// scanfixture.Advisory, so scan scripts match offline.
+func writeTrivyDB() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: write-trivy-db <dir> <advisories.json>")
+		os.Exit(2)
+	}
+	data, err := os.ReadFile(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var advisories []scanfixture.Advisory
+	if err := json.Unmarshal(data, &advisories); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if err := scanfixture.WriteDB(os.Args[1], advisories, time.Now()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
