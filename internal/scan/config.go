@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/catalog"
 )
 
 // severities are trivy's, most severe first.
@@ -43,6 +44,8 @@ type Config struct {
 	Platforms []string
 	// SBOMFileSet is whether sbom-file was given rather than defaulted.
 	SBOMFileSet bool
+	// Skip are the skip-dirs and skip-files globs, cleaned.
+	Skip catalog.Skip
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -94,8 +97,27 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 		in.Fail("grype-db-url", "%q is not an http(s) URL of grype's database listing", c.GrypeDBURL)
 	}
 	checkPlatforms(in, c)
+	c.Skip = catalog.Skip{Dirs: skipPatterns(in, "skip-dirs", c), Files: skipPatterns(in, "skip-files", c)}
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}
 	return c, nil
+}
+
+// skipPatterns reads a skip-dirs or skip-files input. A rescan reads no
+// file, so there is nothing to skip in it.
+func skipPatterns(in *action.Inputs, name string, c Config) []string {
+	var out []string
+	for _, p := range in.List(name) {
+		clean, err := catalog.CleanSkipPattern(p)
+		if err != nil {
+			in.Fail(name, "%v", err)
+			continue
+		}
+		out = append(out, clean)
+	}
+	if len(out) > 0 && c.SBOM != "" {
+		in.Fail(name, "skips paths of what is analysed; a rescan (sbom) matches the SBOM as it is")
+	}
+	return out
 }

@@ -119,7 +119,8 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 		}
 		specs = append(specs, *p)
 	}
-	if t.Kind != target.Registry || !t.Descriptor.MediaType.IsIndex() {
+	registryIndex := t.Kind == target.Registry && t.Descriptor.MediaType.IsIndex()
+	if !registryIndex && len(t.Index) == 0 {
 		if len(specs) == 0 || t.Image == nil {
 			return nil, nil
 		}
@@ -133,18 +134,14 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 		}
 		return nil, nil
 	}
-	idx, err := remote.Index(t.Ref.Context().Digest(t.Digest.String()), t.Options...)
+	manifests, image, err := indexImages(t, registryIndex)
 	if err != nil {
-		return nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+		return nil, err
 	}
 	var out []*platformScan
 	found := make([]bool, len(specs))
 	var have []string
-	for _, m := range im.Manifests {
+	for _, m := range manifests {
 		// buildx lists its attestation manifests as unknown/unknown.
 		if m.Platform == nil || m.Platform.OS == "unknown" || !m.MediaType.IsImage() {
 			continue
@@ -159,13 +156,11 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 		if !picked {
 			continue
 		}
-		img, err := idx.Image(m.Digest)
+		pt, err := image(m)
 		if err != nil {
-			return nil, action.External(fmt.Errorf("reading the %s image of %q: %w", m.Platform, t.Name, err))
+			return nil, err
 		}
-		ref := t.Ref.Context().Digest(m.Digest.String())
-		out = append(out, &platformScan{Platform: m.Platform.String(), Digest: m.Digest.String(),
-			target: &target.Target{Kind: target.Registry, Name: ref.String(), Image: img, Ref: ref, Digest: m.Digest, Descriptor: m, Options: t.Options}})
+		out = append(out, &platformScan{Platform: m.Platform.String(), Digest: m.Digest.String(), target: pt})
 	}
 	for i, ok := range found {
 		if !ok {
@@ -190,6 +185,38 @@ func selectPlatforms(cfg Config, t *target.Target) ([]*platformScan, error) {
 	return out, nil
 }
 
+// indexImages lists the manifests of t's index (in its registry, or in its
+// layout) and how to open each as a target of its own.
+func indexImages(t *target.Target, registry bool) ([]v1.Descriptor, func(v1.Descriptor) (*target.Target, error), error) {
+	if !registry {
+		var ms []v1.Descriptor
+		imgs := map[v1.Hash]v1.Image{}
+		for _, ii := range t.Index {
+			ms = append(ms, ii.Descriptor)
+			imgs[ii.Descriptor.Digest] = ii.Image
+		}
+		return ms, func(m v1.Descriptor) (*target.Target, error) {
+			return &target.Target{Kind: target.Archive, Name: t.Name + "@" + m.Digest.String(), Image: imgs[m.Digest], Digest: m.Digest, Descriptor: m}, nil
+		}, nil
+	}
+	idx, err := remote.Index(t.Ref.Context().Digest(t.Digest.String()), t.Options...)
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+	}
+	return im.Manifests, func(m v1.Descriptor) (*target.Target, error) {
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return nil, action.External(fmt.Errorf("reading the %s image of %q: %w", m.Platform, t.Name, err))
+		}
+		ref := t.Ref.Context().Digest(m.Digest.String())
+		return &target.Target{Kind: target.Registry, Name: ref.String(), Image: img, Ref: ref, Digest: m.Digest, Descriptor: m, Options: t.Options}, nil
+	}, nil
+}
+
 func platformString(p *v1.Platform) string {
 	if p == nil {
 		return "no stated platform"
@@ -203,7 +230,7 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 	start := time.Now()
 	layers := catalog.NewLayerCache()
 	analyse := func(ctx context.Context, p *platformScan) error {
-		res, err := catalog.RunShared(ctx, p.target, cfg.SBOMGenerator, version.String(), layers)
+		res, err := catalog.RunShared(ctx, p.target, cfg.SBOMGenerator, version.String(), cfg.Skip, layers)
 		if err != nil {
 			return action.External(fmt.Errorf("%s: %w", p.Platform, err))
 		}
@@ -228,7 +255,7 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		return nil, err
 	}
 	c.Logf("analysed %d platforms in %s", len(ps), time.Since(start).Round(time.Millisecond))
-	var all *catalog.Result
+	var results []*catalog.Result
 	var files []string
 	for _, p := range ps {
 		var sbom bytes.Buffer
@@ -240,15 +267,10 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		}
 		p.sbom = sbom.Bytes()
 		files = append(files, p.SBOMFile)
-		// The joined result only counts; each platform keeps its own.
-		joined := *p.res
-		joined.Report.Results = slices.Clone(p.res.Report.Results)
-		if all == nil {
-			all = &joined
-		} else {
-			all.Join(&joined)
-		}
+		results = append(results, p.res)
 	}
+	// The joined result only counts; each platform keeps its own.
+	all := catalog.Joined(results)
 	c.SetOutput("sbom-file", sbomFileOutput(ps))
 	setSBOMFiles(c, files)
 	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "files": files, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": all.Packages})
