@@ -237,6 +237,18 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		p.res, p.Packages = res, res.Packages
 		return nil
 	}
+	// Each SBOM is encoded as soon as its platform is analysed, beside
+	// the next platform's analysis: encoding is much of a platform's cost.
+	encode := func(p *platformScan) error {
+		var sbom bytes.Buffer
+		if err := p.res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
+			return err
+		}
+		p.sbom = sbom.Bytes()
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelPlatforms)
 	rest := ps
 	if cfg.SBOMGenerator != catalog.Syft && sharesLayers(ps) {
 		// The first platform alone, so the others find the layers they
@@ -244,12 +256,16 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 		if err := analyse(ctx, ps[0]); err != nil {
 			return nil, err
 		}
+		g.Go(func() error { return encode(ps[0]) })
 		rest = ps[1:]
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelPlatforms)
 	for _, p := range rest {
-		g.Go(func() error { return analyse(gctx, p) })
+		g.Go(func() error {
+			if err := analyse(gctx, p); err != nil {
+				return err
+			}
+			return encode(p)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -258,14 +274,9 @@ func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*
 	var results []*catalog.Result
 	var files []string
 	for _, p := range ps {
-		var sbom bytes.Buffer
-		if err := p.res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
-			return nil, err
-		}
-		if err := writeFile(p.SBOMFile, sbom.Bytes()); err != nil {
+		if err := writeFile(p.SBOMFile, p.sbom); err != nil {
 			return nil, action.UsageErr("sbom-file", err)
 		}
-		p.sbom = sbom.Bytes()
 		files = append(files, p.SBOMFile)
 		results = append(results, p.res)
 	}
