@@ -13,7 +13,9 @@
 # (goal <= 0.6) and peak RSS (goal <= the larger of the two CLIs).
 # Beside it: `scanner: grype` against the grype CLI on the same image and
 # one grype database written from the same advisories, and whether the two
-# find the same vulnerabilities.
+# find the same vulnerabilities; a two-platform index against one of its
+# platforms (goal <= 1.6x); and the same skip-dirs/skip-files globs given
+# to us and to the trivy CLI.
 set -euo pipefail
 
 runs="${1:-5}"
@@ -97,6 +99,29 @@ rss_grype=$(cut -d' ' -f2 "$work/grype" | sort -n | tail -1)
 jq -r '.vulnerabilities[] | "\(.id) \(.package)@\(.installed)"' "$work/oursg.json" | sort -u >"$work/oursg.set"
 jq -r '.matches[] | "\(.vulnerability.id) \(.artifact.name)@\(.artifact.version)"' "$work/grype.json" | sort -u >"$work/grype.set"
 
+# Every platform of an index: the two-platform index (OCI layout) against
+# one of its platforms (platforms: linux/amd64), both cold.
+: >"$work/plat1" ; : >"$work/plat2"
+for _ in $(seq "$runs"); do
+  measure "$bin/scan" --input "$work/fx/oci-index" --platforms linux/amd64 --cache-dir "$cache" --skip-db-update --fail-on none \
+    --sbom-file "$work/plat1-{platform}.json" >>"$work/plat1"
+  measure "$bin/scan" --input "$work/fx/oci-index" --cache-dir "$cache" --skip-db-update --fail-on none \
+    --sbom-file "$work/plat2-{platform}.json" --report-file "$work/plat2.json" >>"$work/plat2"
+done
+plat1=$(cut -d' ' -f1 "$work/plat1" | median)
+plat2=$(cut -d' ' -f1 "$work/plat2" | median)
+nplat=$(jq '.platforms | length' "$work/plat2.json")
+
+# skip-dirs and skip-files: the same globs given to the trivy CLI and to us
+# must leave the same vulnerabilities.
+skips=(--skip-dirs '**/node_modules' --skip-files 'usr/local/bin/worker')
+"$bin/scan" --input "$img" --cache-dir "$cache" --skip-db-update --fail-on none --severity CRITICAL,HIGH,MEDIUM,LOW,UNKNOWN \
+  "${skips[@]}" --sbom-file "$work/skip.spdx.json" --report-file "$work/skip.json" >/dev/null
+"$bin/trivy" image --quiet --input "$img" --cache-dir "$cache" --skip-db-update --skip-java-db-update --offline-scan \
+  --cache-backend memory --scanners vuln "${skips[@]}" --format json -o "$work/trivy-skip.json"
+jq -r '.vulnerabilities[] | "\(.id) \(.package)@\(.installed)"' "$work/skip.json" | sort -u >"$work/skip.set"
+jq -r '.Results[]?.Vulnerabilities[]? | "\(.VulnerabilityID) \(.PkgName)@\(.InstalledVersion)"' "$work/trivy-skip.json" | sort -u >"$work/trivy-skip.set"
+
 ours=$(cut -d' ' -f1 "$work/ours" | median)
 syft=$(cut -d' ' -f1 "$work/syft" | median)
 trivy=$(cut -d' ' -f1 "$work/trivy" | median)
@@ -116,4 +141,10 @@ awk -v o="$oursg" -v g="$grype" 'BEGIN {printf "ratio ours (grype) / grype CLI =
 echo "grype findings: ours $(wc -l <"$work/oursg.set"), grype CLI $(wc -l <"$work/grype.set")"
 if ! diff "$work/oursg.set" "$work/grype.set" >"$work/grype.diff"; then
   echo "grype findings differ (< ours, > grype CLI):"; cat "$work/grype.diff"
+fi
+printf '%-22s %8s s\n' "index, 1 platform" "$plat1" "index, $nplat platforms" "$plat2"
+awk -v a="$plat1" -v b="$plat2" 'BEGIN {printf "ratio 2 platforms / 1 platform = %.2f (goal <= 1.60)\n", b / a}'
+echo "skip-dirs/skip-files findings: ours $(wc -l <"$work/skip.set"), trivy CLI $(wc -l <"$work/trivy-skip.set")"
+if ! diff "$work/skip.set" "$work/trivy-skip.set" >"$work/skip.diff"; then
+  echo "skip findings differ (< ours, > trivy CLI):"; cat "$work/skip.diff"
 fi

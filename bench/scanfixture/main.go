@@ -14,8 +14,10 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
@@ -70,12 +72,15 @@ func run(out, statusFile, goText string) error {
 	if err != nil {
 		return err
 	}
-	img, err := scanfixture.Image{
-		DpkgStatus: status,
-		GoBinaries: []string{"usr/local/bin/api", "usr/local/bin/worker"},
-		GoBinary:   bin,
-		NPMs:       []scanfixture.NPM{{Name: "lodash", Version: "4.17.20"}, {Name: "express", Version: "4.18.2"}, {Name: "left-pad", Version: "1.3.0"}},
-	}.Build()
+	image := func(status string) (v1.Image, error) {
+		return scanfixture.Image{
+			DpkgStatus: status,
+			GoBinaries: []string{"usr/local/bin/api", "usr/local/bin/worker"},
+			GoBinary:   bin,
+			NPMs:       []scanfixture.NPM{{Name: "lodash", Version: "4.17.20"}, {Name: "express", Version: "4.18.2"}, {Name: "left-pad", Version: "1.3.0"}},
+		}.Build()
+	}
+	img, err := image(status)
 	if err != nil {
 		return err
 	}
@@ -99,6 +104,31 @@ func run(out, statusFile, goText string) error {
 	if err := lp.AppendImage(img); err != nil {
 		return err
 	}
-	fmt.Printf("wrote %s/image.tar (%d dpkg packages, 2 Go binaries, 3 npm packages), its OCI layout %s/oci, and %s/cache/db and %s/cache/grype-db (%d advisories)\n", out, n, out, out, out, len(advisories))
+	// A two-platform index: arm64's OS layer has one package more, so the
+	// platforms differ there and share the Go and npm layers, as a
+	// multi-platform build copying the same files does.
+	arm, err := image(strings.TrimRight(status, "\n") + "\n\nPackage: arm-only\nStatus: install ok installed\nVersion: 1.0-1\nArchitecture: arm64\n")
+	if err != nil {
+		return err
+	}
+	cf, err := arm.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = "arm64"
+	if arm, err = mutate.ConfigFile(arm, cf); err != nil {
+		return err
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	if lp, err = layout.Write(filepath.Join(out, "oci-index"), empty.Index); err != nil {
+		return err
+	}
+	if err := lp.AppendIndex(idx); err != nil {
+		return err
+	}
+	fmt.Printf("wrote %s/image.tar (%d dpkg packages, 2 Go binaries, 3 npm packages), its OCI layout %s/oci, a linux/amd64+arm64 index %s/oci-index, and %s/cache/db and %s/cache/grype-db (%d advisories)\n", out, n, out, out, out, out, len(advisories))
 	return nil
 }

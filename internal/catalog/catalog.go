@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/aquasecurity/trivy/pkg/cache"
@@ -43,6 +44,7 @@ type Result struct {
 	Packages int // packages in the SBOM
 	encode   func(w io.Writer, format string) error
 	purls    map[string]string // bom-ref → purl as written in the SBOM
+	paths    map[string]string // bom-ref → the package's own file, where trivy does not know it
 	syft     func() *sbom.SBOM
 }
 
@@ -65,14 +67,24 @@ func (r *Result) PURL(v types.DetectedVulnerability) string {
 	return ""
 }
 
+// FilePath is the file v's package was found in: trivy's, else the one a
+// rescanned SBOM recorded where trivy does not read it.
+func (r *Result) FilePath(v types.DetectedVulnerability) string {
+	if v.PkgPath != "" {
+		return v.PkgPath
+	}
+	return strings.TrimPrefix(r.paths[v.PkgIdentifier.BOMRef], "/")
+}
+
 // Run analyses t once with the generator and matches the packages against
-// the vulnerability database, which must be open (vulndb.Open).
-func Run(ctx context.Context, t *target.Target, generator, toolVersion string) (*Result, error) {
+// the vulnerability database, which must be open (vulndb.Open). Paths skip
+// names are not read.
+func Run(ctx context.Context, t *target.Target, generator, toolVersion string, skip Skip) (*Result, error) {
 	switch generator {
 	case Syft:
-		return runSyft(ctx, t, toolVersion)
+		return runSyft(ctx, t, toolVersion, skip)
 	default:
-		return runTrivy(ctx, t, toolVersion)
+		return runTrivy(ctx, t, toolVersion, skip)
 	}
 }
 
@@ -116,18 +128,18 @@ func NewLayerCache() *LayerCache { return &LayerCache{c: cache.NewMemoryCache()}
 
 // RunShared is Run with trivy's layer analyses kept in lc. syft analyses
 // each image by itself, so lc only serves the trivy generator.
-func RunShared(ctx context.Context, t *target.Target, generator, toolVersion string, lc *LayerCache) (*Result, error) {
+func RunShared(ctx context.Context, t *target.Target, generator, toolVersion string, skip Skip, lc *LayerCache) (*Result, error) {
 	if generator == Syft || lc == nil {
-		return Run(ctx, t, generator, toolVersion)
+		return Run(ctx, t, generator, toolVersion, skip)
 	}
-	return runTrivyCache(ctx, t, toolVersion, lc.c)
+	return runTrivyCache(ctx, t, toolVersion, skip, lc.c)
 }
 
-func runTrivy(ctx context.Context, t *target.Target, toolVersion string) (*Result, error) {
-	return runTrivyCache(ctx, t, toolVersion, cache.NewMemoryCache())
+func runTrivy(ctx context.Context, t *target.Target, toolVersion string, skip Skip) (*Result, error) {
+	return runTrivyCache(ctx, t, toolVersion, skip, cache.NewMemoryCache())
 }
 
-func runTrivyCache(ctx context.Context, t *target.Target, toolVersion string, c cache.Cache) (*Result, error) {
+func runTrivyCache(ctx context.Context, t *target.Target, toolVersion string, skip Skip, c cache.Cache) (*Result, error) {
 	opt := artifact.Option{NoProgress: true, Parallel: 5, Offline: true}
 	var art artifact.Artifact
 	var err error
@@ -135,10 +147,14 @@ func runTrivyCache(ctx context.Context, t *target.Target, toolVersion string, c 
 	case target.Directory:
 		// As `trivy fs`: lock files, not installed-package metadata.
 		opt.DisabledAnalyzers = append(slices.Clone(analyzer.TypeIndividualPkgs), alwaysOff...)
+		if opt.WalkerOption, err = skip.dirWalker(t.Dir); err != nil {
+			return nil, fmt.Errorf("preparing the analysis of %q: %w", t.Name, err)
+		}
 		art, err = localartifact.NewArtifact(t.Dir, c, walker.NewFS(), opt)
 	default:
 		// As `trivy image`: what is installed, not lock files.
 		opt.DisabledAnalyzers = append(slices.Clone(analyzer.TypeLockfiles), alwaysOff...)
+		opt.WalkerOption = skip.layerWalker()
 		art, err = imageartifact.NewArtifact(newImage(t), c, opt)
 	}
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/anchore/syft/syft/file"
@@ -16,9 +18,12 @@ import (
 	"github.com/anchore/syft/syft/sbom"
 	"github.com/anchore/syft/syft/source"
 	ftypes "github.com/aquasecurity/trivy/pkg/fanal/types"
+	"github.com/aquasecurity/trivy/pkg/sbom/core"
 	"github.com/aquasecurity/trivy/pkg/sbom/cyclonedx"
 	"github.com/aquasecurity/trivy/pkg/sbom/spdx"
 	"github.com/aquasecurity/trivy/pkg/types"
+	"github.com/mitchellh/hashstructure/v2"
+	spdxdoc "github.com/spdx/tools-golang/spdx"
 )
 
 // SBOM formats.
@@ -44,10 +49,12 @@ func encodeTrivy(ctx context.Context, w io.Writer, format string, rep types.Repo
 	rep = packagesOnly(rep)
 	switch format {
 	case SPDXJSON:
-		doc, err := spdx.NewMarshaler(toolVersion).MarshalReport(ctx, rep)
+		files := map[string]string{}
+		doc, err := spdx.NewMarshaler(toolVersion, spdx.WithHasher(fileRecorder(files))).MarshalReport(ctx, rep)
 		if err != nil {
 			return fmt.Errorf("encoding spdx-json: %w", err)
 		}
+		keepFilePaths(doc, files, toolVersion)
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		if err := enc.Encode(doc); err != nil {
@@ -118,11 +125,14 @@ func syftFromTrivy(rep types.Report, toolVersion string) *sbom.SBOM {
 			if md := osMetadata(string(res.Type), p, sp.Version); md != nil {
 				sp.Metadata = md
 			}
-			loc := p.FilePath
-			if loc == "" {
-				loc = res.Target
+			// The package's own file is its primary evidence; a package
+			// with none is located at its result's target (a lock file, a
+			// binary), which a rescan does not take for its path.
+			loc := file.NewLocation(p.FilePath).WithAnnotation(pkg.EvidenceAnnotationKey, pkg.PrimaryEvidenceAnnotation)
+			if p.FilePath == "" {
+				loc = file.NewLocation(res.Target)
 			}
-			sp.Locations = file.NewLocationSet(file.NewLocation(loc))
+			sp.Locations = file.NewLocationSet(loc)
 			var lics []pkg.License
 			for _, l := range p.Licenses {
 				lics = append(lics, pkg.NewLicense(l))
@@ -181,4 +191,41 @@ func osMetadata(family string, p ftypes.Package, version string) any {
 		return e
 	}
 	return nil
+}
+
+// fileRecorder is trivy's SPDX hasher, noting for each component it
+// identifies the file it was found in when that file has no digest:
+// trivy's SPDX encoder writes a file only with a digest, and leaves the
+// path out of the annotations as written there.
+func fileRecorder(files map[string]string) spdx.Hash {
+	return func(v any, f hashstructure.Format, o *hashstructure.HashOptions) (uint64, error) {
+		h, err := hashstructure.Hash(v, f, o)
+		if c, ok := v.(*core.Component); ok && err == nil {
+			for _, cf := range c.Files {
+				if cf.Path != "" && len(cf.Digests) == 0 {
+					files[strconv.FormatUint(h, 16)] = cf.Path
+				}
+			}
+		}
+		return h, err
+	}
+}
+
+// keepFilePaths adds the FilePath annotation trivy reads back to each
+// package of doc whose file fileRecorder noted, so a rescan of the SPDX
+// document knows where an npm or Python package was found.
+func keepFilePaths(doc *spdxdoc.Document, files map[string]string, toolVersion string) {
+	for _, p := range doc.Packages {
+		id := string(p.PackageSPDXIdentifier)
+		path, ok := files[id[strings.LastIndex(id, "-")+1:]]
+		if !ok {
+			continue
+		}
+		p.Annotations = append(p.Annotations, spdxdoc.Annotation{
+			AnnotationDate:    doc.CreationInfo.Created,
+			AnnotationType:    spdxdoc.CategoryOther,
+			Annotator:         spdxdoc.Annotator{Annotator: spdx.CreatorTool + "-" + toolVersion, AnnotatorType: spdx.PackageAnnotatorToolField},
+			AnnotationComment: core.PropertyFilePath + ": " + path,
+		})
+	}
 }

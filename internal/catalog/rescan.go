@@ -21,6 +21,7 @@ import (
 	"github.com/aquasecurity/trivy/pkg/cache"
 	"github.com/aquasecurity/trivy/pkg/fanal/artifact"
 	sbomartifact "github.com/aquasecurity/trivy/pkg/fanal/artifact/sbom"
+	"github.com/package-url/packageurl-go"
 )
 
 // ErrNotSBOM is returned for a document that is none of the three formats.
@@ -92,12 +93,13 @@ func RunSBOM(ctx context.Context, d *Decoded, name string) (*Result, error) {
 		}
 		doc = buf.Bytes()
 	}
-	var purls map[string]string
+	var purls, paths map[string]string
 	if d.Format != SPDXJSON || !trivySPDX(d.doc) {
 		var err error
 		if purls, err = bomRefs(doc); err != nil {
 			return nil, err
 		}
+		paths = ownFiles(d.SBOM, purls)
 	}
 	tmp, err := os.CreateTemp("", "scan-rescan-*.json")
 	if err != nil {
@@ -125,11 +127,39 @@ func RunSBOM(ctx context.Context, d *Decoded, name string) (*Result, error) {
 	for _, res := range rep.Results {
 		n += len(res.Packages)
 	}
-	r := &Result{Report: rep, Packages: n, purls: purls}
+	r := &Result{Report: rep, Packages: n, purls: purls, paths: paths}
 	r.encode = func(w io.Writer, format string) error { return encodeSyft(w, format, d.SBOM) }
 	// Another matcher reads the decoded package list, as `grype sbom:` would.
 	r.syft = func() *sbom.SBOM { return d.SBOM }
 	return r, nil
+}
+
+// ownFiles maps the bom-refs of syft's CycloneDX (refs, bom-ref → purl)
+// to the file each package was found in, for the packages this action's
+// trivy generator carried into syft's model: it marks a package's own file
+// as primary evidence, which trivy does not read from syft's document.
+func ownFiles(s *sbom.SBOM, refs map[string]string) map[string]string {
+	byID := map[string]string{}
+	for p := range s.Artifacts.Packages.Enumerate() {
+		if !strings.HasPrefix(p.FoundBy, "trivy-") {
+			continue
+		}
+		for _, l := range p.Locations.ToSlice() {
+			if l.Annotations[pkg.EvidenceAnnotationKey] == pkg.PrimaryEvidenceAnnotation {
+				byID[string(p.ID())] = l.RealPath
+			}
+		}
+	}
+	out := map[string]string{}
+	for ref := range refs {
+		// syft's bom-ref is the purl with the package ID as a qualifier.
+		if u, err := packageurl.FromString(ref); err == nil {
+			if f, ok := byID[u.Qualifiers.Map()["package-id"]]; ok {
+				out[ref] = f
+			}
+		}
+	}
+	return out
 }
 
 // trivySPDX tells whether an SPDX document was written by trivy's
@@ -151,6 +181,23 @@ func trivySPDX(doc []byte) bool {
 	return false
 }
 
+// Joined is one result of all of rs, which are left as they are: the
+// platforms of one index, matched apart and counted together.
+func Joined(rs []*Result) *Result {
+	var all *Result
+	for _, r := range rs {
+		c := *r
+		c.Report.Results = slices.Clone(r.Report.Results)
+		c.purls, c.paths = maps.Clone(r.purls), maps.Clone(r.paths)
+		if all == nil {
+			all = &c
+		} else {
+			all.Join(&c)
+		}
+	}
+	return all
+}
+
 // Join adds the results and packages of o to r: the platforms of one
 // index, matched apart and gated together.
 func (r *Result) Join(o *Result) {
@@ -160,6 +207,10 @@ func (r *Result) Join(o *Result) {
 		r.purls = map[string]string{}
 	}
 	maps.Copy(r.purls, o.purls)
+	if len(o.paths) > 0 && r.paths == nil {
+		r.paths = map[string]string{}
+	}
+	maps.Copy(r.paths, o.paths)
 	mine, theirs := r.syft, o.syft
 	r.syft = func() *sbom.SBOM {
 		a, b := mine(), theirs()

@@ -32,8 +32,8 @@ import (
 // operating-system component, and each vulnerability keeps the bom-ref of
 // the syft package it was found in, so its purl is looked up in syft's
 // document rather than re-derived.
-func runSyft(ctx context.Context, t *target.Target, toolVersion string) (*Result, error) {
-	src, cleanup, err := syftSource(ctx, t)
+func runSyft(ctx context.Context, t *target.Target, toolVersion string, skip Skip) (*Result, error) {
+	src, cleanup, err := syftSource(ctx, t, skip)
 	if err != nil {
 		return nil, err
 	}
@@ -82,10 +82,10 @@ func runSyft(ctx context.Context, t *target.Target, toolVersion string) (*Result
 	return r, nil
 }
 
-func syftSource(ctx context.Context, t *target.Target) (source.Source, func(), error) {
+func syftSource(ctx context.Context, t *target.Target, skip Skip) (source.Source, func(), error) {
 	if t.Kind == target.Directory {
 		// syft follows links, even out of the directory: exclude those.
-		var exclude []string
+		exclude := skip.syftExcludes("./")
 		for _, l := range t.Outside {
 			exclude = append(exclude, "./"+globEscaper.Replace(l.Path))
 		}
@@ -115,7 +115,7 @@ func syftSource(ctx context.Context, t *target.Target) (source.Source, func(), e
 		rm()
 		return nil, nil, fmt.Errorf("opening %q for syft: %w", t.Name, err)
 	}
-	src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: t.Name})
+	src := stereoscopesource.New(img, stereoscopesource.ImageConfig{Reference: t.Name, Exclude: source.ExcludeConfig{Paths: skip.syftExcludes("/")}})
 	return src, func() { src.Close(); img.Cleanup(); rm() }, nil
 }
 

@@ -582,7 +582,7 @@ func readBaselineImage(ctx context.Context, c *action.Context, cfg Config, gdb *
 	var ps []*platformScan
 	if rs != nil && !slices.ContainsFunc(missing, picked) {
 		rs.docs = slices.DeleteFunc(rs.docs, func(d rescanDoc) bool { return !picked(d.Platform) })
-		if _, err := rs.matchDocs(ctx, c, ref); err != nil {
+		if _, _, err := rs.matchDocs(ctx, c, ref); err != nil {
 			return nil, baselineErr(ref, err)
 		}
 		for _, d := range rs.docs {
@@ -601,12 +601,12 @@ func readBaselineImage(ctx context.Context, c *action.Context, cfg Config, gdb *
 			return nil, baselineErr(ref, err)
 		}
 		if ps == nil {
-			res, err := catalog.Run(ctx, t, cfg.SBOMGenerator, version.String())
+			res, err := catalog.Run(ctx, t, cfg.SBOMGenerator, version.String(), cfg.Skip)
 			if err != nil {
 				return nil, baselineErr(ref, err)
 			}
 			ps = []*platformScan{{res: res}}
-		} else if err := analyseEach(ctx, c, bcfg, ps); err != nil {
+		} else if err := analyseEach(ctx, c, bcfg, ps, false); err != nil {
 			return nil, baselineErr(ref, err)
 		}
 		b.Format = "image scan"

@@ -104,7 +104,7 @@ func trivySARIF(t *testing.T, img v1.Image, cache string) string {
 		t.Fatal(err)
 	}
 	defer tg.Close()
-	res, err := catalog.Run(context.Background(), tg, catalog.Trivy, "test")
+	res, err := catalog.Run(context.Background(), tg, catalog.Trivy, "test", catalog.Skip{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gitops-actions/gitops-actions/internal/action"
+	"github.com/gitops-actions/gitops-actions/internal/catalog"
 )
 
 // severities are trivy's, most severe first.
@@ -46,6 +47,8 @@ type Config struct {
 	// Baseline is a report or SARIF file, or an image reference, whose
 	// vulnerabilities fail-on does not count.
 	Baseline string
+	// Skip are the skip-dirs and skip-files globs, cleaned.
+	Skip catalog.Skip
 }
 
 // ParseConfig turns inputs into a Config; it does no I/O.
@@ -101,8 +104,27 @@ func ParseConfig(in *action.Inputs) (Config, error) {
 	if c.Baseline != "" && !c.Vulnerabilities {
 		in.Fail("baseline", "compares vulnerabilities; vulnerabilities: false matches none")
 	}
+	c.Skip = catalog.Skip{Dirs: skipPatterns(in, "skip-dirs", c), Files: skipPatterns(in, "skip-files", c)}
 	if c.AttachSBOM && c.ImageRef == "" {
 		in.Fail("attach-sbom", "needs image-ref: the SBOM is attached to the image in its registry")
 	}
 	return c, nil
+}
+
+// skipPatterns reads a skip-dirs or skip-files input. A rescan reads no
+// file, so there is nothing to skip in it.
+func skipPatterns(in *action.Inputs, name string, c Config) []string {
+	var out []string
+	for _, p := range in.List(name) {
+		clean, err := catalog.CleanSkipPattern(p)
+		if err != nil {
+			in.Fail(name, "%v", err)
+			continue
+		}
+		out = append(out, clean)
+	}
+	if len(out) > 0 && c.SBOM != "" {
+		in.Fail(name, "skips paths of what is analysed; a rescan (sbom) matches the SBOM as it is")
+	}
+	return out
 }

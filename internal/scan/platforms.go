@@ -125,7 +125,8 @@ func pickPlatforms(cfg Config, t *target.Target, lenient bool) ([]*platformScan,
 		}
 		specs = append(specs, *p)
 	}
-	if t.Kind != target.Registry || !t.Descriptor.MediaType.IsIndex() {
+	registryIndex := t.Kind == target.Registry && t.Descriptor.MediaType.IsIndex()
+	if !registryIndex && len(t.Index) == 0 {
 		if len(specs) == 0 || t.Image == nil || lenient {
 			return nil, nil
 		}
@@ -139,18 +140,14 @@ func pickPlatforms(cfg Config, t *target.Target, lenient bool) ([]*platformScan,
 		}
 		return nil, nil
 	}
-	idx, err := remote.Index(t.Ref.Context().Digest(t.Digest.String()), t.Options...)
+	manifests, image, err := indexImages(t, registryIndex)
 	if err != nil {
-		return nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
-	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+		return nil, err
 	}
 	var out []*platformScan
 	found := make([]bool, len(specs))
 	var have []string
-	for _, m := range im.Manifests {
+	for _, m := range manifests {
 		// buildx lists its attestation manifests as unknown/unknown.
 		if m.Platform == nil || m.Platform.OS == "unknown" || !m.MediaType.IsImage() {
 			continue
@@ -165,13 +162,11 @@ func pickPlatforms(cfg Config, t *target.Target, lenient bool) ([]*platformScan,
 		if !picked {
 			continue
 		}
-		img, err := idx.Image(m.Digest)
+		pt, err := image(m)
 		if err != nil {
-			return nil, action.External(fmt.Errorf("reading the %s image of %q: %w", m.Platform, t.Name, err))
+			return nil, err
 		}
-		ref := t.Ref.Context().Digest(m.Digest.String())
-		out = append(out, &platformScan{Platform: m.Platform.String(), Digest: m.Digest.String(),
-			target: &target.Target{Kind: target.Registry, Name: ref.String(), Image: img, Ref: ref, Digest: m.Digest, Descriptor: m, Options: t.Options}})
+		out = append(out, &platformScan{Platform: m.Platform.String(), Digest: m.Digest.String(), target: pt})
 	}
 	for i, ok := range found {
 		if !ok && !lenient {
@@ -199,6 +194,38 @@ func pickPlatforms(cfg Config, t *target.Target, lenient bool) ([]*platformScan,
 	return out, nil
 }
 
+// indexImages lists the manifests of t's index (in its registry, or in its
+// layout) and how to open each as a target of its own.
+func indexImages(t *target.Target, registry bool) ([]v1.Descriptor, func(v1.Descriptor) (*target.Target, error), error) {
+	if !registry {
+		var ms []v1.Descriptor
+		imgs := map[v1.Hash]v1.Image{}
+		for _, ii := range t.Index {
+			ms = append(ms, ii.Descriptor)
+			imgs[ii.Descriptor.Digest] = ii.Image
+		}
+		return ms, func(m v1.Descriptor) (*target.Target, error) {
+			return &target.Target{Kind: target.Archive, Name: t.Name + "@" + m.Digest.String(), Image: imgs[m.Digest], Digest: m.Digest, Descriptor: m}, nil
+		}, nil
+	}
+	idx, err := remote.Index(t.Ref.Context().Digest(t.Digest.String()), t.Options...)
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, nil, action.External(fmt.Errorf("reading index %q: %w", t.Name, err))
+	}
+	return im.Manifests, func(m v1.Descriptor) (*target.Target, error) {
+		img, err := idx.Image(m.Digest)
+		if err != nil {
+			return nil, action.External(fmt.Errorf("reading the %s image of %q: %w", m.Platform, t.Name, err))
+		}
+		ref := t.Ref.Context().Digest(m.Digest.String())
+		return &target.Target{Kind: target.Registry, Name: ref.String(), Image: img, Ref: ref, Digest: m.Digest, Descriptor: m, Options: t.Options}, nil
+	}, nil
+}
+
 func platformString(p *v1.Platform) string {
 	if p == nil {
 		return "no stated platform"
@@ -209,24 +236,40 @@ func platformString(p *v1.Platform) string {
 // analysePlatforms analyses each platform's image, a few at once, and
 // writes its SBOM. It returns the results joined, for the package count.
 func analysePlatforms(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan) (*catalog.Result, error) {
-	if err := analyseEach(ctx, c, cfg, ps); err != nil {
+	if err := analyseEach(ctx, c, cfg, ps, true); err != nil {
 		return nil, err
 	}
 	return writePlatformSBOMs(c, cfg, ps)
 }
 
-// analyseEach analyses each platform's image, a few at once, writing nothing.
-func analyseEach(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan) error {
+// analyseEach analyses each platform's image, a few at once, writing
+// nothing; with encodeSBOMs it encodes each platform's SBOM too.
+func analyseEach(ctx context.Context, c *action.Context, cfg Config, ps []*platformScan, encodeSBOMs bool) error {
 	start := time.Now()
 	layers := catalog.NewLayerCache()
 	analyse := func(ctx context.Context, p *platformScan) error {
-		res, err := catalog.RunShared(ctx, p.target, cfg.SBOMGenerator, version.String(), layers)
+		res, err := catalog.RunShared(ctx, p.target, cfg.SBOMGenerator, version.String(), cfg.Skip, layers)
 		if err != nil {
 			return action.External(fmt.Errorf("%s: %w", p.Platform, err))
 		}
 		p.res, p.Packages = res, res.Packages
 		return nil
 	}
+	// Each SBOM is encoded as soon as its platform is analysed, beside
+	// the next platform's analysis: encoding is much of a platform's cost.
+	encode := func(p *platformScan) error {
+		if !encodeSBOMs {
+			return nil
+		}
+		var sbom bytes.Buffer
+		if err := p.res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
+			return err
+		}
+		p.sbom = sbom.Bytes()
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelPlatforms)
 	rest := ps
 	if cfg.SBOMGenerator != catalog.Syft && sharesLayers(ps) {
 		// The first platform alone, so the others find the layers they
@@ -234,12 +277,16 @@ func analyseEach(ctx context.Context, c *action.Context, cfg Config, ps []*platf
 		if err := analyse(ctx, ps[0]); err != nil {
 			return err
 		}
+		g.Go(func() error { return encode(ps[0]) })
 		rest = ps[1:]
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(parallelPlatforms)
 	for _, p := range rest {
-		g.Go(func() error { return analyse(gctx, p) })
+		g.Go(func() error {
+			if err := analyse(gctx, p); err != nil {
+				return err
+			}
+			return encode(p)
+		})
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -251,27 +298,17 @@ func analyseEach(ctx context.Context, c *action.Context, cfg Config, ps []*platf
 // writePlatformSBOMs writes each platform's SBOM and returns the results
 // joined, for the package count.
 func writePlatformSBOMs(c *action.Context, cfg Config, ps []*platformScan) (*catalog.Result, error) {
-	var all *catalog.Result
+	var results []*catalog.Result
 	var files []string
 	for _, p := range ps {
-		var sbom bytes.Buffer
-		if err := p.res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {
-			return nil, err
-		}
-		if err := writeFile(p.SBOMFile, sbom.Bytes()); err != nil {
+		if err := writeFile(p.SBOMFile, p.sbom); err != nil {
 			return nil, action.UsageErr("sbom-file", err)
 		}
-		p.sbom = sbom.Bytes()
 		files = append(files, p.SBOMFile)
-		// The joined result only counts; each platform keeps its own.
-		joined := *p.res
-		joined.Report.Results = slices.Clone(p.res.Report.Results)
-		if all == nil {
-			all = &joined
-		} else {
-			all.Join(&joined)
-		}
+		results = append(results, p.res)
 	}
+	// The joined result only counts; each platform keeps its own.
+	all := catalog.Joined(results)
 	c.SetOutput("sbom-file", sbomFileOutput(ps))
 	setSBOMFiles(c, files)
 	c.SetReportData("sbom", map[string]any{"file": cfg.SBOMFile, "files": files, "format": cfg.SBOMFormat, "generator": cfg.SBOMGenerator, "packages": all.Packages})

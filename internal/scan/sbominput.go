@@ -295,19 +295,22 @@ func (r *rescan) target(cfg Config) (*target.Target, error) {
 }
 
 // match rescans every SBOM and joins the results into one, each platform's
-// results named for it, so the gate sees them all.
-func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*catalog.Result, error) {
-	all, err := r.matchDocs(ctx, c, name)
+// results named for it. For an index's per-platform SBOMs it also returns
+// one platform scan each, gated as an image scan's platforms are.
+func (r *rescan) match(ctx context.Context, c *action.Context, name string) (*catalog.Result, []*platformScan, error) {
+	all, ps, err := r.matchDocs(ctx, c, name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.SetReportData("source", map[string]any{"kind": "sbom", "sboms": r.docs})
-	return all, nil
+	return all, ps, nil
 }
 
-// matchDocs is match without the report's source.
-func (r *rescan) matchDocs(ctx context.Context, c *action.Context, name string) (*catalog.Result, error) {
-	var all *catalog.Result
+// matchDocs is match without the report's source; each document keeps
+// its own result in res.
+func (r *rescan) matchDocs(ctx context.Context, c *action.Context, name string) (*catalog.Result, []*platformScan, error) {
+	var all []*catalog.Result
+	var ps []*platformScan
 	for i, d := range r.docs {
 		label := name
 		if d.Platform != "" {
@@ -315,28 +318,23 @@ func (r *rescan) matchDocs(ctx context.Context, c *action.Context, name string) 
 		}
 		res, err := catalog.RunSBOM(ctx, d.decoded, label)
 		if err != nil {
-			return nil, action.External(err)
+			return nil, nil, action.External(err)
 		}
 		r.docs[i].Packages = res.Packages
 		if d.Platform != "" {
 			for i := range res.Report.Results {
 				res.Report.Results[i].Target = d.Platform + ": " + res.Report.Results[i].Target
 			}
+			ps = append(ps, &platformScan{Platform: d.Platform, Digest: d.Subject, SBOMRef: d.Ref, Packages: res.Packages, res: res})
 		}
 		if d.Distro == "" && hasOSPackages(res.Report) {
 			c.Warnf("the SBOM %s names no operating system: its OS packages cannot be matched", cmp.Or(d.Ref, d.File))
 		}
 		r.docs[i].res = res
-		// The joined result is another: each document keeps its own.
-		joined := *res
-		joined.Report.Results = slices.Clone(res.Report.Results)
-		if all == nil {
-			all = &joined
-		} else {
-			all.Join(&joined)
-		}
+		all = append(all, res)
 	}
-	return all, nil
+	// The joined result only counts; each platform keeps its own.
+	return catalog.Joined(all), ps, nil
 }
 
 func hasOSPackages(rep types.Report) bool {

@@ -168,14 +168,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 		cfg.SBOMFile = sbomFileOutput(ps) // what the summary names
 	} else if rs != nil {
 		// A rescan writes no SBOM: its input is one.
-		if res, err = rs.match(ctx, c, t.Name); err != nil {
+		if res, ps, err = rs.match(ctx, c, t.Name); err != nil {
 			return err
 		}
 	} else {
 		if cfg.SBOMFile, err = singleSBOMFile(cfg, t); err != nil {
 			return err
 		}
-		if res, err = catalog.Run(ctx, t, cfg.SBOMGenerator, version.String()); err != nil {
+		if res, err = catalog.Run(ctx, t, cfg.SBOMGenerator, version.String(), cfg.Skip); err != nil {
 			return action.External(err)
 		}
 		if err := res.EncodeSBOM(&sbom, cfg.SBOMFormat); err != nil {

@@ -77,7 +77,7 @@ func gate(ctx context.Context, res *catalog.Result, cfg Config, extra ...types.R
 	aliases := map[int][]string{}
 	for _, r := range rep.Results {
 		for _, v := range r.Vulnerabilities {
-			path := v.PkgPath
+			path := res.FilePath(v)
 			if path == "" && r.Class == types.ClassOSPkg {
 				path = osPackageDB(string(r.Type))
 			}

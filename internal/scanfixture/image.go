@@ -84,13 +84,9 @@ func (im Image) Build() (v1.Image, error) {
 	}
 	img := empty.Image
 	for _, files := range layers {
-		data, err := tarLayer(files)
+		l, err := Layer(files)
 		if err != nil {
 			return nil, err
-		}
-		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
-		if err != nil {
-			return nil, fmt.Errorf("making a layer: %w", err)
 		}
 		if img, err = mutate.AppendLayers(img, l); err != nil {
 			return nil, fmt.Errorf("appending a layer: %w", err)
@@ -104,6 +100,20 @@ func (im Image) Build() (v1.Image, error) {
 	cfg.OS, cfg.Architecture = "linux", "amd64"
 	cfg.Config.Cmd = []string{"/usr/local/bin/app"}
 	return mutate.ConfigFile(img, cfg)
+}
+
+// Layer is a layer holding files (slash paths), with an entry for each of
+// their directories, as image builders write them.
+func Layer(files map[string][]byte) (v1.Layer, error) {
+	data, err := tarLayer(files)
+	if err != nil {
+		return nil, err
+	}
+	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil })
+	if err != nil {
+		return nil, fmt.Errorf("making a layer: %w", err)
+	}
+	return l, nil
 }
 
 func tarLayer(files map[string][]byte) ([]byte, error) {

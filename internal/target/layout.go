@@ -31,29 +31,48 @@ type ociLayout struct {
 	checked map[string]bool
 }
 
-// readLayout picks the image of the OCI layout in dir (the only one, or
-// the linux/amd64 one of an index) and checks its manifest, config and
-// layers.
-func readLayout(dir string, checked map[string]bool) (v1.Image, error) {
+// readLayout reads the OCI layout in dir: the images of its index (the
+// first index it lists is followed, else index.json itself), each with its
+// manifest, config and layers checked. It returns the image a single-image
+// scan takes (the only one, else linux/amd64, else the first) and, when the
+// index lists several platform images, every one of them.
+func readLayout(dir string, checked map[string]bool) (v1.Image, []IndexImage, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer root.Close()
 	l := &ociLayout{root: root, checked: checked}
 	raw, err := l.readFile("index.json")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	desc, err := l.pick(raw, "index.json", 0, map[v1.Hash]bool{})
+	descs, err := l.images(raw, "index.json", 0, map[v1.Hash]bool{})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	img, err := l.image(desc)
-	if err != nil {
-		return nil, fmt.Errorf("image %s: %w", desc.Digest, err)
+	var imgs []IndexImage
+	var picked v1.Image
+	for _, d := range descs {
+		img, err := l.image(d)
+		if err != nil {
+			return nil, nil, fmt.Errorf("image %s: %w", d.Digest, err)
+		}
+		if picked == nil || d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == "amd64" {
+			picked = img
+		}
+		imgs = append(imgs, IndexImage{Descriptor: d, Image: img})
 	}
-	return img, nil
+	if len(imgs) < 2 {
+		imgs = nil
+	}
+	return picked, imgs, nil
+}
+
+// IndexImage is one platform image of an index in a layout.
+type IndexImage struct {
+	Descriptor v1.Descriptor
+	Image      v1.Image
 }
 
 // readFile reads a file of the layout that no descriptor vouches for.
@@ -152,47 +171,49 @@ func (l *ociLayout) checkBlob(d v1.Descriptor) error {
 	return verify(f, d)
 }
 
-// pick returns the descriptor of the image an index (raw, named what)
-// designates: the first index it lists is followed, else its linux/amd64
-// image, else its first image. seen holds the indexes on the way here, so
-// an index that lists itself or an ancestor is an error, not a loop.
-func (l *ociLayout) pick(raw []byte, what string, depth int, seen map[v1.Hash]bool) (v1.Descriptor, error) {
+// images returns the image descriptors of an index (raw, named what): the
+// first index it lists is followed, else its images are listed, leaving
+// out what names no platform among several (buildx's attestation
+// manifests, unknown/unknown). A single image without a platform is kept.
+// seen holds the indexes on the way here, so an index that lists itself or
+// an ancestor is an error, not a loop.
+func (l *ociLayout) images(raw []byte, what string, depth int, seen map[v1.Hash]bool) ([]v1.Descriptor, error) {
 	var idx v1.IndexManifest
 	if err := json.Unmarshal(raw, &idx); err != nil {
-		return v1.Descriptor{}, fmt.Errorf("parsing %s: %w", what, err)
+		return nil, fmt.Errorf("parsing %s: %w", what, err)
 	}
-	var first *v1.Descriptor
+	var all, platforms []v1.Descriptor
 	for i := range idx.Manifests {
 		d := idx.Manifests[i]
 		if d.MediaType.IsIndex() {
 			if seen[d.Digest] {
-				return v1.Descriptor{}, fmt.Errorf("%s lists index %s, which is already on the way to it (a cycle)", what, d.Digest)
+				return nil, fmt.Errorf("%s lists index %s, which is already on the way to it (a cycle)", what, d.Digest)
 			}
 			if depth+1 >= maxIndexDepth {
-				return v1.Descriptor{}, fmt.Errorf("indexes nest more than %d deep at %s", maxIndexDepth, d.Digest)
+				return nil, fmt.Errorf("indexes nest more than %d deep at %s", maxIndexDepth, d.Digest)
 			}
 			child, err := l.readBlob(d)
 			if err != nil {
-				return v1.Descriptor{}, err
+				return nil, err
 			}
 			seen[d.Digest] = true
-			return l.pick(child, "index "+d.Digest.String(), depth+1, seen)
+			return l.images(child, "index "+d.Digest.String(), depth+1, seen)
 		}
 		if !d.MediaType.IsImage() {
 			continue
 		}
-		if first == nil {
-			first = &d
-		}
-		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == "amd64" {
-			first = &d
-			break
+		all = append(all, d)
+		if d.Platform != nil && d.Platform.OS != "" && d.Platform.OS != "unknown" {
+			platforms = append(platforms, d)
 		}
 	}
-	if first == nil {
-		return v1.Descriptor{}, fmt.Errorf("no image manifest in %s", what)
+	switch {
+	case len(platforms) > 0:
+		return platforms, nil
+	case len(all) > 0:
+		return all[:1], nil
 	}
-	return *first, nil
+	return nil, fmt.Errorf("no image manifest in %s", what)
 }
 
 // image reads and checks the manifest d names, its config and its layers.

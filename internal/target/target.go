@@ -49,6 +49,10 @@ type Target struct {
 	Descriptor v1.Descriptor // of what Ref resolved to (image or index)
 	Options    []remote.Option
 
+	// Index are the platform images of an Archive holding an index of
+	// several; Image is then its linux/amd64 one (else the first).
+	Index []IndexImage
+
 	cleanup func()
 }
 
@@ -101,11 +105,11 @@ func OpenArchive(path string) (*Target, error) {
 		return nil, fmt.Errorf("opening input %q: %w", path, err)
 	}
 	if fi.IsDir() {
-		img, err := readLayout(path, nil)
+		img, index, err := readLayout(path, nil)
 		if err != nil {
 			return nil, fmt.Errorf("reading OCI layout %q: %w", path, err)
 		}
-		return &Target{Kind: Archive, Name: path, Image: img}, nil
+		return &Target{Kind: Archive, Name: path, Image: img, Index: index}, nil
 	}
 	if img, err := tarball.ImageFromPath(path, nil); err == nil {
 		if _, err := img.Manifest(); err == nil {
@@ -128,12 +132,12 @@ func OpenArchive(path string) (*Target, error) {
 		cleanup()
 		return nil, fmt.Errorf("unpacking input %q: %w", path, err)
 	}
-	img, err := readLayout(dir, checked)
+	img, index, err := readLayout(dir, checked)
 	if err != nil {
 		cleanup()
 		return nil, fmt.Errorf("reading the OCI layout in input %q: %w", path, err)
 	}
-	return &Target{Kind: Archive, Name: path, Image: img, cleanup: cleanup}, nil
+	return &Target{Kind: Archive, Name: path, Image: img, Index: index, cleanup: cleanup}, nil
 }
 
 // Link is a symlink of a scanned directory.
