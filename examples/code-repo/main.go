@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"golang.org/x/text/language"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,10 +53,39 @@ func handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintf(w, "hello from %s\n", version)
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, greeting(r.Header.Get("Accept-Language"))+"\n", version)
 	})
 	return mux
+}
+
+// greetings are the languages the service answers in, the first the
+// default.
+var greetings = []struct {
+	tag  language.Tag
+	text string
+}{
+	{language.English, "hello from %s"},
+	{language.German, "hallo von %s"},
+	{language.French, "bonjour de %s"},
+}
+
+var matcher = func() language.Matcher {
+	var tags []language.Tag
+	for _, g := range greetings {
+		tags = append(tags, g.tag)
+	}
+	return language.NewMatcher(tags)
+}()
+
+// greeting picks the greeting for an Accept-Language header.
+func greeting(acceptLanguage string) string {
+	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
+	if err != nil || len(tags) == 0 {
+		return greetings[0].text
+	}
+	_, i, _ := matcher.Match(tags...)
+	return greetings[i].text
 }
 
 func serve(addr string) error {

@@ -21,6 +21,13 @@ func TestHandler(t *testing.T) {
 			t.Errorf("GET %s: %d %q, want %q", path, resp.StatusCode, b, want)
 		}
 	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Accept-Language", "fr-CH, de;q=0.9, en;q=0.8")
+	rec := httptest.NewRecorder()
+	handler().ServeHTTP(rec, req)
+	if got := rec.Body.String(); got != "bonjour de dev\n" {
+		t.Errorf("GET / in French: %q", got)
+	}
 	if err := probe(srv.URL + "/healthz"); err != nil {
 		t.Error(err)
 	}

@@ -13,6 +13,9 @@ var DefaultIgnoreFields = []string{
 
 // Config is the diff-config action's parsed inputs.
 type Config struct {
+	// RepoPath is a directory in the checkout to diff; "" is the one
+	// holding the working directory.
+	RepoPath          string
 	Paths             []string
 	BaseRef           string
 	HeadRef           string
@@ -34,6 +37,7 @@ type Config struct {
 // ParseConfig turns inputs into a Config; it does no I/O.
 func ParseConfig(in *action.Inputs) (Config, error) {
 	c := Config{
+		RepoPath:          in.String("repo-path"),
 		Paths:             in.List("path"),
 		BaseRef:           in.String("base-ref"),
 		HeadRef:           in.String("head-ref"),

@@ -51,6 +51,7 @@ func TestParseConfig(t *testing.T) {
 			check: func(c Config) bool { return c.BaseRef == "main" && slices.Equal(texts(c), DefaultIgnoreFields[:2]) }},
 		{name: "ignore-fields none", args: []string{"--ignore-fields", "none"}, check: func(c Config) bool { return len(c.IgnoreFields) == 0 }},
 		{name: "paths", args: []string{"--path", "clusters, apps"}, check: func(c Config) bool { return slices.Equal(c.Paths, []string{"clusters", "apps"}) }},
+		{name: "repo-path", env: map[string]string{"INPUT_REPO-PATH": "config"}, check: func(c Config) bool { return c.RepoPath == "config" && slices.Equal(c.Paths, []string{"."}) }},
 		{name: "bad field path", args: []string{"--ignore-fields", `metadata.labels["x`}, bad: true},
 		{name: "max-diff-lines 0", args: []string{"--max-diff-lines", "0"}, bad: true},
 		{name: "comment without token", args: []string{"--comment"}, bad: true},

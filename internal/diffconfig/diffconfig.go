@@ -41,11 +41,11 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	if cfg.OutputFormat == "json" {
 		c.SetQuiet(true)
 	}
-	r, err := openRepo(ctx, c.Getenv)
+	r, err := openRepo(ctx, c.Getenv, cfg.RepoPath)
 	if err != nil {
 		return err
 	}
-	paths, err := repoPaths(r, cfg.Paths)
+	paths, err := repoPaths(r, cfg.RepoPath, cfg.Paths)
 	if err != nil {
 		return err
 	}
@@ -72,12 +72,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	return publish(ctx, c, cfg, ev, res)
 }
 
-// repoPaths turns the path inputs into paths relative to the top of
-// the repository; one outside it is a usage error.
-func repoPaths(r repo, in []string) ([]string, error) {
+// repoPaths turns the path inputs, relative to dir (repo-path), into
+// paths relative to the top of the repository; one outside it is a usage
+// error.
+func repoPaths(r repo, dir string, in []string) ([]string, error) {
 	var out []string
 	for _, p := range in {
-		abs, err := filepath.Abs(p)
+		in := p
+		if !filepath.IsAbs(p) {
+			in = filepath.Join(dir, p)
+		}
+		abs, err := filepath.Abs(in)
 		if err != nil {
 			return nil, action.Usage("path", "%q: %v", p, err)
 		}

@@ -43,17 +43,28 @@ func (r repo) git(ctx context.Context, stdout io.Writer, args ...string) (string
 	return strings.TrimSpace(out.String()), nil
 }
 
-// openRepo finds the repository holding the current directory.
-func openRepo(ctx context.Context, getenv func(string) string) (repo, error) {
+// openRepo finds the repository holding dir, the working directory
+// when dir is "".
+func openRepo(ctx context.Context, getenv func(string) string, dir string) (repo, error) {
 	var env []string
 	for _, k := range []string{"PATH", "HOME", "TMPDIR", "XDG_CONFIG_HOME"} {
 		if v := getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
 	}
-	top, err := repo{top: ".", env: env}.git(ctx, nil, "rev-parse", "--show-toplevel")
+	input, from := "path", "."
+	if dir != "" {
+		input, from = "repo-path", dir
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return repo{}, action.Usage(input, "%q is not a directory", dir)
+		}
+	}
+	top, err := repo{top: from, env: env}.git(ctx, nil, "rev-parse", "--show-toplevel")
 	if err != nil {
-		return repo{}, action.Usage("path", "the current directory is not in a git checkout: %v", err)
+		if dir == "" {
+			return repo{}, action.Usage(input, "the current directory is not in a git checkout: %v", err)
+		}
+		return repo{}, action.Usage(input, "%q is not in a git checkout: %v", dir, err)
 	}
 	real, err := filepath.EvalSymlinks(top)
 	if err != nil {

@@ -133,17 +133,20 @@ func indent(text, prefix string) string {
 const DefaultReleaseURL = "https://github.com/gitops-actions/gitops-actions/releases/download"
 
 // fetchScript downloads <name>_<os>_<arch>.tar.gz and checksums.txt of the
-// release named by the action's ref, verifies the archive's SHA-256 and its
-// GitHub artifact attestation (gh attestation verify, signed by this repo's
-// release workflow), then unpacks it. A missing asset falls back to a source
-// build; a mismatch, a failed attestation or a missing gh never does, unless
+// release named by the action's ref and, in one pass over the download,
+// keeps the archive, hashes it and unpacks it into a private directory.
+// Only when the archive's SHA-256 matches and its GitHub artifact
+// attestation verifies (gh attestation verify, signed by this repo's
+// release workflow) is the binary moved into place. A missing asset falls
+// back to a source build; a mismatch, a damaged archive, a failed
+// attestation or a missing gh never does, unless
 // GITOPS_ACTIONS_SKIP_ATTESTATION=true opts out of the attestation alone.
 const fetchScript = `set -euo pipefail
 name="$GITOPS_ACTIONS_NAME"
 dest="$RUNNER_TEMP/gitops-actions"
 mkdir -p "$dest"
 found() { echo "found=$1" >> "$GITHUB_OUTPUT"; exit 0; }
-refuse() { rm -f "$dest/$asset"; echo "::error title=gitops-actions $1::$2; refusing to run it"; exit 1; }
+refuse() { echo "::error title=gitops-actions $1::$2; refusing to run it"; exit 1; }
 ref="${GITOPS_ACTIONS_REF:-}"
 if [ -z "$ref" ]; then
   # Called by path (a reusable workflow's own checkout): a release tag at HEAD counts.
@@ -155,32 +158,61 @@ if ! [[ "$ref" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]]; then
 fi
 case "${RUNNER_OS:-Linux}" in Linux) os=linux ;; macOS) os=darwin ;; *) echo "no release binary for ${RUNNER_OS}: building from source"; found false ;; esac
 case "${RUNNER_ARCH:-X64}" in X64) arch=amd64 ;; ARM64) arch=arm64 ;; *) echo "no release binary for ${RUNNER_ARCH}: building from source"; found false ;; esac
-asset="${name}_${os}_${arch}.tar.gz"
+bin="${name}_${os}_${arch}"
+asset="$bin.tar.gz"
 base="${GITOPS_ACTIONS_RELEASE_URL:-` + DefaultReleaseURL + `}/$ref"
-if ! curl -fsSL --retry 3 -o "$dest/checksums.txt" "$base/checksums.txt" ||
-  ! curl -fsSL --retry 3 -o "$dest/$asset" "$base/$asset"; then
+# Nothing leaves this directory unless it verified; it goes on any exit.
+work="$(mktemp -d "$dest/.fetch.XXXXXX")"
+trap 'rm -rf "$work"' EXIT
+if ! curl -fsSL --retry 3 -o "$work/checksums.txt" "$base/checksums.txt"; then
+  echo "release $ref has no checksums.txt: building $name from source"
+  found false
+fi
+want="$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1 }' "$work/checksums.txt")"
+if command -v sha256sum >/dev/null; then sha=(sha256sum); else sha=(shasum -a 256); fi
+unzip=(gzip -dc)
+if command -v pigz >/dev/null; then unzip=(pigz -dc); fi
+# The download is kept for gh, hashed and unpacked while it arrives. curl
+# retries only before the first byte; a transfer cut later fails here.
+# unpack drains what it leaves, so the whole download is kept and hashed
+# even when tar stops early; the hash, not the unpacking, says it is whole.
+unpack() {
+  "${unzip[@]}" | tar -xf - -C "$work" "$bin"
+  echo "${PIPESTATUS[1]}" >"$work/unpack.status"
+  cat >/dev/null
+}
+mkfifo "$work/hash.in"
+"${sha[@]}" <"$work/hash.in" >"$work/hash.out" &
+hasher=$!
+set +e
+curl -fsSL --retry 3 "$base/$asset" | tee "$work/$asset" "$work/hash.in" | unpack 2>"$work/unpack.log"
+fetched=${PIPESTATUS[0]}
+set -e
+wait "$hasher"
+if [ "$fetched" != 0 ]; then
   echo "release $ref has no $asset: building $name from source"
   found false
 fi
-want="$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1 }' "$dest/checksums.txt")"
-if command -v sha256sum >/dev/null; then got="$(sha256sum "$dest/$asset" | cut -d' ' -f1)"; else got="$(shasum -a 256 "$dest/$asset" | cut -d' ' -f1)"; fi
+got="$(cut -d' ' -f1 "$work/hash.out")"
 if [ -z "$want" ] || [ "$want" != "$got" ]; then
   refuse "checksum mismatch" "$asset of release $ref has SHA-256 $got but checksums.txt says '${want:-nothing}'"
+fi
+if [ "$(cat "$work/unpack.status")" != 0 ] || ! [ -f "$work/$bin" ]; then
+  cat "$work/unpack.log"
+  refuse "damaged archive" "$asset of release $ref matches checksums.txt but does not unpack to $bin"
 fi
 repo="${GITOPS_ACTIONS_REPOSITORY:-` + releaseRepository + `}"
 if [ "${GITOPS_ACTIONS_SKIP_ATTESTATION:-}" = true ]; then
   echo "::warning title=gitops-actions attestation not checked::GITOPS_ACTIONS_SKIP_ATTESTATION=true: $asset of $ref is checked against checksums.txt only"
 elif ! command -v gh >/dev/null; then
   refuse "attestation not checked" "gh is not on PATH, so the attestation of $asset cannot be verified (install gh, or set GITOPS_ACTIONS_SKIP_ATTESTATION=true to rely on checksums.txt alone)"
-elif ! gh attestation verify "$dest/$asset" --repo "$repo" \
-  --signer-workflow "$repo/.github/workflows/release.yml" --source-ref "refs/tags/$ref" >"$dest/attestation.log" 2>&1; then
-  cat "$dest/attestation.log"
+elif ! gh attestation verify "$work/$asset" --repo "$repo" \
+  --signer-workflow "$repo/.github/workflows/release.yml" --source-ref "refs/tags/$ref" >"$work/attestation.log" 2>&1; then
+  cat "$work/attestation.log"
   refuse "attestation failed" "$asset of release $ref has no valid attestation from $repo's release workflow"
 fi
-tar -xzf "$dest/$asset" -C "$dest" "${name}_${os}_${arch}"
-rm -f "$dest/$asset"
-chmod +x "$dest/${name}_${os}_${arch}"
-mv "$dest/${name}_${os}_${arch}" "$dest/$name"
+chmod +x "$work/$bin"
+mv -f "$work/$bin" "$dest/$name"
 echo "verified $asset of $ref (sha256 $got)"
 found true
 `

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -76,6 +77,8 @@ func TestActionStart(t *testing.T) {
 	fetch, build := startSteps(t, action)
 	fake := targz(t, action+"_linux_amd64", []byte("#!/bin/sh\necho release binary \"$@\"\n"))
 	sum := sha256.Sum256(fake)
+	damaged := append(bytes.Repeat([]byte("not a tar.gz "), 100000), fake[:100]...)
+	damagedSum := sha256.Sum256(damaged)
 	var requests atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		requests.Add(1)
@@ -84,8 +87,13 @@ func TestActionStart(t *testing.T) {
 			fmt.Fprintf(w, "%s  %s_linux_amd64.tar.gz\n%s  scan_linux_amd64.tar.gz\n", hex.EncodeToString(sum[:]), action, strings.Repeat("0", 64))
 		case "/v6.6.6/checksums.txt":
 			fmt.Fprintf(w, "%s  %s_linux_amd64.tar.gz\n", strings.Repeat("ab", 32), action)
+		case "/v7.7.7/checksums.txt":
+			// The right checksum of an archive that is not one.
+			fmt.Fprintf(w, "%s  %s_linux_amd64.tar.gz\n", hex.EncodeToString(damagedSum[:]), action)
 		case "/v1.2.3/" + action + "_linux_amd64.tar.gz", "/v6.6.6/" + action + "_linux_amd64.tar.gz":
 			w.Write(fake)
+		case "/v7.7.7/" + action + "_linux_amd64.tar.gz":
+			w.Write(damaged)
 		default:
 			http.NotFound(w, req)
 		}
@@ -114,11 +122,14 @@ func TestActionStart(t *testing.T) {
 			t.Errorf("running the fetched binary: %v %q", err, got)
 		}
 		log, _ := os.ReadFile(filepath.Join(r.temp, "gh.log"))
-		want := "attestation verify " + filepath.Join(r.temp, "gitops-actions", action+"_linux_amd64.tar.gz") +
-			" --repo gitops-actions/gitops-actions --signer-workflow gitops-actions/gitops-actions/.github/workflows/release.yml --source-ref refs/tags/v1.2.3 token=runner-token\n"
-		if string(log) != want {
-			t.Errorf("gh was called as\n%q\nwant\n%q", log, want)
+		// gh checks the archive where it was downloaded: a private directory under the destination.
+		want := regexp.MustCompile("^attestation verify " + regexp.QuoteMeta(filepath.Join(r.temp, "gitops-actions")) + `/\.fetch\.[A-Za-z0-9]+/` +
+			regexp.QuoteMeta(action+"_linux_amd64.tar.gz"+
+				" --repo gitops-actions/gitops-actions --signer-workflow gitops-actions/gitops-actions/.github/workflows/release.yml --source-ref refs/tags/v1.2.3 token=runner-token\n") + "$")
+		if !want.Match(log) {
+			t.Errorf("gh was called as\n%q\nwant %s", log, want)
 		}
+		onlyBinary(t, r)
 	})
 	refused := func(t *testing.T, r *runner, out string, err error, msg string) {
 		t.Helper()
@@ -131,6 +142,7 @@ func TestActionStart(t *testing.T) {
 		if _, err := os.Stat(bin(r)); err == nil {
 			t.Error("the unverified binary was left in place")
 		}
+		onlyBinary(t, r)
 	}
 	t.Run("failed attestation fails hard", func(t *testing.T) {
 		r := newRunner(t)
@@ -169,6 +181,11 @@ func TestActionStart(t *testing.T) {
 			t.Error("the unverified binary was left in place")
 		}
 	})
+	t.Run("archive that does not unpack fails hard", func(t *testing.T) {
+		r := newRunner(t)
+		out, err := r.run(fetch, "v7.7.7")
+		refused(t, r, out, err, "does not unpack to "+action+"_linux_amd64")
+	})
 	t.Run("missing asset builds from source", func(t *testing.T) {
 		r := newRunner(t)
 		out, err := r.run(fetch, "v9.9.9")
@@ -191,6 +208,18 @@ func TestActionStart(t *testing.T) {
 			t.Fatalf("fetch for a branch: %v found=%q requests=%d\n%s", err, r.found(), requests.Load()-before, out)
 		}
 	})
+}
+
+// onlyBinary: whatever the outcome, the fetch leaves nothing in the
+// destination but a binary it verified.
+func onlyBinary(t *testing.T, r *runner) {
+	t.Helper()
+	entries, _ := os.ReadDir(filepath.Join(r.temp, "gitops-actions"))
+	for _, e := range entries {
+		if e.Name() != filepath.Base(r.act) {
+			t.Errorf("the fetch left %s in the destination", e.Name())
+		}
+	}
 }
 
 // targz is a release archive holding one executable file.
@@ -228,7 +257,7 @@ func fakeGh(t *testing.T, log string) string {
 func toolsWithoutGh(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, tool := range []string{"bash", "sh", "curl", "awk", "sha256sum", "cut", "tar", "gzip", "rm", "chmod", "mv", "mkdir", "cat", "git", "grep", "head"} {
+	for _, tool := range []string{"bash", "sh", "curl", "awk", "sha256sum", "cut", "tar", "gzip", "rm", "chmod", "mv", "mkdir", "mktemp", "mkfifo", "tee", "cat", "git", "grep", "head"} {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Fatalf("the start script needs %s: %v", tool, err)

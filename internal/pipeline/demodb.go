@@ -10,8 +10,9 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/scanfixture"
 )
 
-// demoAdvisories are real Go standard library advisories (see
-// demodb/README.md): what the demo image really contains.
+// demoAdvisories are real advisories of what the demo image really
+// contains, the Go standard library and the example's one module (see
+// demodb/README.md).
 //
 //go:embed demodb/advisories.json
 var demoAdvisories []byte
@@ -27,7 +28,23 @@ type demoList struct {
 		Severity   string   `json:"severity"`
 		Title      string   `json:"title"`
 		References []string `json:"references"`
+		// Note says why the demo image has it, printed under the finding.
+		Note string `json:"note"`
 	} `json:"advisories"`
+}
+
+// demoNotes are the demo advisories' notes by ID.
+func demoNotes() map[string]string {
+	var l demoList
+	notes := map[string]string{}
+	if json.Unmarshal(demoAdvisories, &l) == nil {
+		for _, a := range l.Advisories {
+			if a.Note != "" {
+				notes[a.ID] = a.Note
+			}
+		}
+	}
+	return notes
 }
 
 // writeDemoDB writes the demo database into <cache>/db and returns how

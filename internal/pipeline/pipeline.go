@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/gitops-actions/gitops-actions/internal/attest"
 	"github.com/gitops-actions/gitops-actions/internal/build"
 	"github.com/gitops-actions/gitops-actions/internal/bump"
+	"github.com/gitops-actions/gitops-actions/internal/diffconfig"
 	"github.com/gitops-actions/gitops-actions/internal/render"
 	"github.com/gitops-actions/gitops-actions/internal/scan"
 	"github.com/gitops-actions/gitops-actions/internal/validate"
@@ -33,6 +35,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 	env := action.Env{Args: args, Getenv: getenv, Stdout: stdout, Stderr: stderr}
 	return action.Run(ctx, "pipeline", env, ParseConfig, run)
 }
+
+// gateSeverity is the scan's fail-on: the lowest severity that stops the
+// run. What is below it is listed after the scan, not hidden.
+const gateSeverity = "CRITICAL"
 
 type mainFunc func(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int
 
@@ -133,7 +139,8 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	imageRef, digest := b.Outputs["image-ref"], b.Outputs["digest"]
 	c.SetOutput("image-ref", imageRef)
 
-	scanArgs := append([]string{"--image-ref", imageRef, "--sbom-file", filepath.Join(work, "sbom.spdx.json"), "--attach-sbom"}, creds...)
+	scanArgs := append([]string{"--image-ref", imageRef, "--sbom-file", filepath.Join(work, "sbom.spdx.json"), "--attach-sbom",
+		"--fail-on", gateSeverity}, creds...)
 	db, demo, vulnOK, err := dbArgs(cfg, work)
 	if err != nil {
 		return err
@@ -152,6 +159,8 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	if !vulnOK {
 		r.stages = append(r.stages, Stage{Name: "vulnerabilities", Status: "skipped", Reason: noDB})
+	} else if scanErr == nil {
+		r.belowGate()
 	}
 	c.SetOutput("sbom-ref", sc.Outputs["sbom-ref"])
 
@@ -203,6 +212,17 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	}
 	if diff, err := gitOutput(ctx, c.Getenv, clone, "show", "--format=commit %H%n%n    %s%n", "HEAD"); err == nil {
 		fmt.Fprintf(c.Stdout, "\n== config repo diff\n%s", diff)
+	}
+	// diff-config renders the bump commit against the config repo before
+	// it, over every environment beside the bumped one, so that the table
+	// shows the bump changed only its own.
+	base, head := "HEAD", "HEAD"
+	if sha := bu.Outputs["commit-sha"]; sha != "" {
+		base, head = sha+"^", sha
+	}
+	if _, err := r.stage(ctx, "diff-config", diffconfig.Main, "--repo-path", clone, "--path", path.Dir(cfg.ConfigPath),
+		"--base-ref", base, "--head-ref", head, "--output-format", "text"); err != nil {
+		return err
 	}
 	if _, err := r.stage(ctx, "validate-config", validate.Main, "--path", clone); err != nil {
 		return err

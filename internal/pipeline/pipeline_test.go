@@ -84,15 +84,13 @@ func TestPipelineEndToEnd(t *testing.T) {
 	}
 	rows := checkReadable(t, stdout)
 	// The vulnerability stage ran against the demo database, not skipped.
-	if !strings.Contains(stdout, "== vulnerabilities: demo DB, 6 advisories, built 2026-08-21") {
+	if !strings.Contains(stdout, "== vulnerabilities: demo DB, 7 advisories, built 2026-12-02") {
 		t.Errorf("stdout does not say the demo DB is used:\n%s", stdout)
 	}
-	if !strings.Contains(stdout, "   scan | db-updated-at=2026-08-21T00:00:00Z") || strings.Contains(stdout, "vulnerabilities skipped") {
+	if !strings.Contains(stdout, "   scan | db-updated-at=2026-12-02T00:00:00Z") || strings.Contains(stdout, "vulnerabilities skipped") {
 		t.Errorf("the scan did not match against the demo DB:\n%s", stdout)
 	}
-	if got := strings.Join(rows["scan"], " "); !strings.Contains(got, "critical=") || !strings.Contains(got, "passed=true") {
-		t.Errorf("summary row of scan = %q, want counts and passed=true", got)
-	}
+	checkFindingBelowGate(t, stdout, rows)
 	if outputOf(stdout, "passed") != "true" {
 		t.Errorf("passed output = %q, want true when every stage passed", outputOf(stdout, "passed"))
 	}
@@ -125,6 +123,7 @@ func TestPipelineEndToEnd(t *testing.T) {
 	if changed := diffLines(before, after); changed != 1 {
 		t.Errorf("the bump changed %d lines, want 1:\n%s", changed, after)
 	}
+	checkDiffConfig(t, stdout, ref.DigestStr())
 	// validate-config on the result exits 0.
 	clone := git.Clone(t, "config")
 	var vout, verr bytes.Buffer
@@ -170,12 +169,18 @@ func diffLines(a, b string) int {
 func TestPipelineDefaultsOffline(t *testing.T) {
 	stdout := runOffline(t)
 	for _, want := range []string{"== build", "== scan", "== bump-manifest", "== validate-config", "== config repo diff",
-		"demo DB, 6 advisories, built 2026-08-21", "passed=true"} {
+		"demo DB, 7 advisories, built 2026-12-02", "passed=true"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
 	rows := checkReadable(t, stdout)
+	checkFindingBelowGate(t, stdout, rows)
+	built, err := name.NewDigest(outputOf(stdout, "image-ref"))
+	if err != nil {
+		t.Fatalf("image-ref output: %v", err)
+	}
+	checkDiffConfig(t, stdout, built.DigestStr())
 	// The run's own key signed the SBOM and the scan result, and the digest
 	// was verified under it before the bump.
 	if got := strings.Join(rows["verify"], " "); !strings.Contains(got, "verified signature,sbom,vulnerabilities") {
@@ -260,7 +265,7 @@ func checkReadable(t *testing.T, stdout string) map[string][]string {
 		}
 		rows[f[0]] = f
 	}
-	for _, stage := range []string{"build", "scan", "attest", "verify", "bump-manifest", "validate-config"} {
+	for _, stage := range []string{"build", "scan", "attest", "verify", "bump-manifest", "diff-config", "validate-config"} {
 		f, ok := rows[stage]
 		if !ok {
 			t.Errorf("summary has no row for %s:\n%s", stage, table)
@@ -276,8 +281,62 @@ func checkReadable(t *testing.T, stdout string) map[string][]string {
 	if f := rows["bump-manifest"]; len(f) > 4 && f[3] != "commit" {
 		t.Errorf("bump-manifest row = %q, want the short commit", f)
 	}
+	if got := strings.Join(rows["diff-config"][min(3, len(rows["diff-config"])):], " "); got != "1 unit changed, 1 image" {
+		t.Errorf("diff-config row key output = %q, want the one environment and image the bump changed", got)
+	}
 	if f := rows["validate-config"]; len(f) > 3 && f[3] != "errors=0" {
 		t.Errorf("validate-config row = %q, want errors=0", f)
 	}
 	return rows
+}
+
+// checkFindingBelowGate: the demo image's pinned golang.org/x/text
+// matches a real HIGH advisory of the demo DB; the scan shows it, the gate
+// at CRITICAL lets it through, and the pipeline says so and why.
+func checkFindingBelowGate(t *testing.T, stdout string, rows map[string][]string) {
+	t.Helper()
+	for _, want := range []string{
+		"   scan | error CVE-2022-32149: CVE-2022-32149 HIGH (pkg:golang/golang.org/x/text@v0.3.7): golang.org/x/text v0.3.7, fixed in 0.3.8",
+		"below the gate (fail-on CRITICAL), so the scan passed\n",
+		"\n   HIGH CVE-2022-32149 in golang.org/x/text v0.3.7, fixed in 0.3.8\n     demo: examples/code-repo pins golang.org/x/text v0.3.7 on purpose",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	got := strings.Join(rows["scan"], " ")
+	if !strings.Contains(got, "critical=0 high=1 ") || !strings.Contains(got, "passed=true") {
+		t.Errorf("summary row of scan = %q, want critical=0 high=1 and passed=true", got)
+	}
+}
+
+// checkDiffConfig: diff-config ran on the bump commit and its rendered
+// diff shows the image change in the environment bumped, and in no other.
+func checkDiffConfig(t *testing.T, stdout, digest string) {
+	t.Helper()
+	var units, images, plus []string
+	for _, l := range strings.Split(stdout, "\n") {
+		rest, ok := strings.CutPrefix(l, "   diff-config | ")
+		if !ok {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(rest, "=== "):
+			units = append(units, rest)
+		case strings.HasPrefix(rest, "image "):
+			images = append(images, rest)
+		case strings.HasPrefix(rest, "+") && strings.Contains(rest, "image: ghcr.io/acme/hello"):
+			plus = append(plus, rest)
+		}
+	}
+	if len(units) != 1 || !strings.HasPrefix(units[0], "=== overlays/staging (kustomize) ") {
+		t.Errorf("diff-config units = %q, want overlays/staging alone", units)
+	}
+	want := "image overlays/staging Deployment.apps hello-staging/hello: ghcr.io/acme/hello:1.0.0@sha256:0e5a0b6f8d1c2e3f4a5b6c7d8e9f00112233445566778899aabbccddeeff0011 -> ghcr.io/acme/hello:1.0.0@" + digest
+	if len(images) != 1 || images[0] != want {
+		t.Errorf("diff-config image changes = %q, want %q", images, want)
+	}
+	if len(plus) != 1 || !strings.HasSuffix(plus[0], "@"+digest) {
+		t.Errorf("the rendered diff's new image lines = %q, want one ending in %s", plus, digest)
+	}
 }

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,6 +43,34 @@ func (r *runner) summary() {
 	tw.Flush()
 }
 
+// belowGate lists the vulnerabilities of a scan that passed, which the
+// gate let through, so that a HIGH under a CRITICAL gate is not taken for
+// none; a demo advisory's note says why the demo image has it.
+func (r *runner) belowGate() {
+	var rep struct {
+		Vulnerabilities []struct {
+			ID, Severity, Package, Installed, Fixed string
+		} `json:"vulnerabilities"`
+	}
+	b, err := os.ReadFile(filepath.Join(r.work, "scan-report.json"))
+	if err != nil || json.Unmarshal(b, &rep) != nil || len(rep.Vulnerabilities) == 0 {
+		return
+	}
+	w := r.c.Stdout
+	fmt.Fprintf(w, "\n== vulnerabilities: %s below the gate (fail-on %s), so the scan passed\n", count(fmt.Sprint(len(rep.Vulnerabilities)), "finding"), gateSeverity)
+	notes := demoNotes()
+	for _, v := range rep.Vulnerabilities {
+		line := fmt.Sprintf("   %s %s in %s %s", v.Severity, v.ID, v.Package, v.Installed)
+		if v.Fixed != "" {
+			line += ", fixed in " + v.Fixed
+		}
+		fmt.Fprintln(w, r.c.Redact(line))
+		if n := notes[v.ID]; n != "" {
+			fmt.Fprintln(w, "     "+n)
+		}
+	}
+}
+
 // keyOutput is the one output of a stage a user looks for first.
 func keyOutput(s Stage) string {
 	o := s.Outputs
@@ -69,6 +99,11 @@ func keyOutput(s Stage) string {
 		} else if o["changed"] == "false" {
 			out = "no change"
 		}
+	case "diff-config":
+		var images []json.RawMessage
+		if o["changed-units"] != "" && json.Unmarshal([]byte(o["images-changed"]), &images) == nil {
+			out = fmt.Sprintf("%s changed, %s", count(o["changed-units"], "unit"), count(fmt.Sprint(len(images)), "image"))
+		}
 	case "validate-config":
 		if o["errors"] != "" {
 			out = fmt.Sprintf("errors=%s warnings=%s", o["errors"], o["warnings"])
@@ -78,6 +113,14 @@ func keyOutput(s Stage) string {
 		return "-"
 	}
 	return out
+}
+
+// count is "1 unit" or "2 units".
+func count(n, noun string) string {
+	if n != "1" {
+		noun += "s"
+	}
+	return n + " " + noun
 }
 
 func short(s string, n int) string {
