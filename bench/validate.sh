@@ -52,9 +52,9 @@ awk -v ow="$ow" -v orss="$orss" -v kw="$kw" -v krss="$krss" -v cw="$cw" -v crss=
 	printf "goal: time ratio <= 0.3 and peak RSS <= 160 MB: %s\n", (ow <= 0.3 * theirs && orss <= 160 * 1024) ? "met" : "NOT met"
 }'
 
-measure small bin/validate-config --path small --kubernetes-version 1.37
-measure small+crd-path bin/validate-config --path small --crd-path project/base/crds --kubernetes-version 1.37
-grep -q '^resources=' small+crd-path.out || { echo "validate-config with crd-path did not run:" >&2; cat small+crd-path.out >&2; exit 1; }
-read -r sw srss <small
-read -r cw crss <small+crd-path
+measure small-run bin/validate-config --path small --kubernetes-version 1.37
+measure crd-path-run bin/validate-config --path small --crd-path project/base/crds --kubernetes-version 1.37
+grep -q '^resources=' crd-path-run.out || { echo "validate-config with crd-path did not run:" >&2; cat crd-path-run.out >&2; exit 1; }
+read -r sw srss <small-run
+read -r cw crss <crd-path-run
 echo "crd-path of $(du -sm project/base/crds | cut -f1) MB adds $(awk -v a="$sw" -v b="$cw" 'BEGIN { printf "%.2f", b - a }') s and $(((crss - srss) / 1024)) MB; load: $(cut -d' ' -f1-3 /proc/loadavg)"
