@@ -4,7 +4,8 @@
 // over it. For kubeconform it writes the same schemas validate-config
 // uses, as schemas/<group>/<kind>_<version>.json.
 //
-// CRDs are taken in the catalog's order until -min-bytes is reached; past
+// CRDs are taken in the catalog's order until -min-bytes is reached (or
+// all of one API group's with -group, for a project's CRD set); past
 // the end of the catalog it is written again under groups prefixed r1.,
 // r2., ..., each a distinct CRD as another project's would be.
 package main
@@ -17,6 +18,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -40,9 +42,17 @@ func main() {
 	overlays := flag.Int("overlays", 7, "number of overlays")
 	apps := flag.Int("apps", 10, "number of apps (5 workload resources each)")
 	version := flag.String("kubernetes-version", k8sschema.Newest(), "Kubernetes minor of the schemas")
+	only := flag.String("group", "", "write only this API group's CRDs (one project's), whatever -min-bytes says")
 	flag.Parse()
 
 	entries := readCatalog(*catalog)
+	if *only != "" {
+		entries = slices.DeleteFunc(entries, func(e entry) bool { return e.group != *only })
+		if len(entries) == 0 {
+			log.Fatalf("no CRDs of group %s in %s", *only, *catalog)
+		}
+		*minBytes = 1
+	}
 	base := filepath.Join(*out, "base")
 	must(os.MkdirAll(filepath.Join(base, "crds"), 0o755))
 	var resources []string
@@ -54,7 +64,7 @@ func main() {
 		}
 		files := map[string][]string{}
 		for _, e := range entries {
-			if total >= *minBytes {
+			if total >= *minBytes && *only == "" {
 				break
 			}
 			group := prefix + e.group

@@ -23,6 +23,42 @@ func FromCRD(crd map[string]any, strict bool) (map[string]map[string]any, error)
 // CRDSchemas is FromCRD before Tighten: the schemas as published, without
 // their descriptions, with the object fields declared.
 func CRDSchemas(crd map[string]any) (map[string]map[string]any, error) {
+	versions, err := crdVersionSchemas(crd)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]any, len(versions))
+	for _, v := range versions {
+		s, err := deepCopy(v.schema)
+		if err != nil {
+			return nil, fmt.Errorf("copying schema of %s: %w", v.key, err)
+		}
+		StripDocs(s)
+		addObjectFields(s)
+		out[v.key] = s
+	}
+	return out, nil
+}
+
+// CRDKeys are the keys FromCRD gives a CustomResourceDefinition's
+// schemas, found without copying them, with the same error.
+func CRDKeys(crd map[string]any) ([]string, error) {
+	versions, err := crdVersionSchemas(crd)
+	keys := make([]string, len(versions))
+	for i, v := range versions {
+		keys[i] = v.key
+	}
+	return keys, err
+}
+
+type versionSchema struct {
+	key    string
+	schema map[string]any
+}
+
+// crdVersionSchemas lists each version of a CRD with the schema it
+// publishes, as it is in crd.
+func crdVersionSchemas(crd map[string]any) ([]versionSchema, error) {
 	spec, _ := crd["spec"].(map[string]any)
 	group, _ := spec["group"].(string)
 	names, _ := spec["names"].(map[string]any)
@@ -30,7 +66,6 @@ func CRDSchemas(crd map[string]any) (map[string]map[string]any, error) {
 	if group == "" || kind == "" {
 		return nil, fmt.Errorf("CustomResourceDefinition has no spec.group or spec.names.kind")
 	}
-	out := map[string]map[string]any{}
 	// v1beta1 CRDs may carry one schema for all versions.
 	var common map[string]any
 	if v, ok := spec["validation"].(map[string]any); ok {
@@ -42,6 +77,7 @@ func CRDSchemas(crd map[string]any) (map[string]map[string]any, error) {
 			versions = []any{map[string]any{"name": v}}
 		}
 	}
+	var out []versionSchema
 	for _, v := range versions {
 		vm, _ := v.(map[string]any)
 		name, _ := vm["name"].(string)
@@ -58,13 +94,7 @@ func CRDSchemas(crd map[string]any) (map[string]map[string]any, error) {
 			// No schema published: anything the API server would store is valid.
 			schema = map[string]any{"type": "object", "x-kubernetes-preserve-unknown-fields": true}
 		}
-		s, err := deepCopy(schema)
-		if err != nil {
-			return nil, fmt.Errorf("copying schema of %s/%s %s: %w", group, name, kind, err)
-		}
-		StripDocs(s)
-		addObjectFields(s)
-		out[Key(group+"/"+name, kind)] = s
+		out = append(out, versionSchema{key: Key(group+"/"+name, kind), schema: schema})
 	}
 	return out, nil
 }

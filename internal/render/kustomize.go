@@ -36,6 +36,9 @@ type Object struct {
 	// Line is where in Source a helmCharts object's kind is written; 0
 	// when not known.
 	Line int
+	// Sum is the SHA-256 of YAML, set by a Runner; YAML is nil when the
+	// Runner's caller said it holds this content (Runner.SkipKnown).
+	Sum [32]byte
 }
 
 // KustomizationFiles are the names kustomize looks for in a directory.

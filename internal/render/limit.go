@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -54,6 +55,7 @@ func (e *LimitError) Error() string { return e.Msg }
 type Runner struct {
 	limits Limits
 	kopts  KustomizeOptions
+	known  func(sum [sha256.Size]byte) bool
 	mu     sync.Mutex
 	idle   []*child
 	closed bool
@@ -72,18 +74,59 @@ func NewRunner(l Limits, o KustomizeOptions) *Runner {
 	return &Runner{limits: l, kopts: o}
 }
 
+// SkipKnown makes the Runner leave out the YAML of each rendered object
+// for which known(its Sum) is true: the caller holds that content
+// already, as it does the objects of a base for every overlay after the
+// first. Set it before the first unit.
+func (r *Runner) SkipKnown(known func(sum [sha256.Size]byte) bool) { r.known = known }
+
 // Helm is [Helm] within the limits.
 func (r *Runner) Helm(ctx context.Context, dir string, valuesFiles []string, cluster Cluster) ([]Template, error) {
-	resp, err := r.do(ctx, request{Kind: "helm", Dir: dir, ValuesFiles: valuesFiles, Cluster: cluster})
+	s := r.Session()
+	defer s.Close()
+	return s.Helm(ctx, dir, valuesFiles, cluster)
+}
+
+// Kustomize is [Kustomize] within the limits.
+func (r *Runner) Kustomize(ctx context.Context, dir string, cluster Cluster) ([]Object, error) {
+	s := r.Session()
+	defer s.Close()
+	return s.Kustomize(ctx, dir, cluster)
+}
+
+// Session renders units one after another in one render process, which
+// keeps what it read for one (the files of a shared base, their parsed
+// CRDs) for the next: units that share large inputs are rendered in one
+// session rather than each in a process of its own that reads them all
+// again, at once, in memory.
+type Session struct {
+	r *Runner
+	c *child
+}
+
+// Session starts a session; Close ends it.
+func (r *Runner) Session() *Session { return &Session{r: r} }
+
+// Close gives the session's process back to the Runner.
+func (s *Session) Close() {
+	if s.c != nil {
+		s.r.put(s.c)
+		s.c = nil
+	}
+}
+
+// Helm is [Runner.Helm] in the session's process.
+func (s *Session) Helm(ctx context.Context, dir string, valuesFiles []string, cluster Cluster) ([]Template, error) {
+	resp, err := s.do(ctx, request{Kind: "helm", Dir: dir, ValuesFiles: valuesFiles, Cluster: cluster})
 	if err != nil {
 		return nil, err
 	}
 	return resp.Templates, nil
 }
 
-// Kustomize is [Kustomize] within the limits.
-func (r *Runner) Kustomize(ctx context.Context, dir string, cluster Cluster) ([]Object, error) {
-	resp, err := r.do(ctx, request{Kind: "kustomize", Dir: dir, Cluster: cluster})
+// Kustomize is [Runner.Kustomize] in the session's process.
+func (s *Session) Kustomize(ctx context.Context, dir string, cluster Cluster) ([]Object, error) {
+	resp, err := s.do(ctx, request{Kind: "kustomize", Dir: dir, Cluster: cluster})
 	if err != nil {
 		return nil, err
 	}
@@ -102,13 +145,18 @@ func (r *Runner) Close() {
 	}
 }
 
-func (r *Runner) do(ctx context.Context, req request) (response, error) {
+func (s *Session) do(ctx context.Context, req request) (response, error) {
+	r := s.r
 	req.MaxBytes = r.limits.MaxBytes
 	req.RootDirs = r.kopts.Roots.Dirs()
 	req.AllowRemote, req.RemoteTimeout = r.kopts.AllowRemote, r.kopts.RemoteTimeout
-	c, err := r.get(ctx)
-	if err != nil {
-		return response{}, err
+	c := s.c
+	s.c = nil
+	if c == nil {
+		var err error
+		if c, err = r.get(ctx); err != nil {
+			return response{}, err
+		}
 	}
 	timer := time.NewTimer(r.limits.Timeout)
 	defer timer.Stop()
@@ -119,8 +167,9 @@ func (r *Runner) do(ctx context.Context, req request) (response, error) {
 			done <- err
 			return
 		}
-		done <- readFrame(c.stdout, replyCap(r.limits.MaxBytes), &resp)
+		done <- readReply(c.stdout, replyCap(r.limits.MaxBytes), &resp, r.known)
 	}()
+	var err error
 	select {
 	case err = <-done:
 	case <-timer.C:
@@ -136,7 +185,7 @@ func (r *Runner) do(ctx context.Context, req request) (response, error) {
 		c.kill()
 		return response{}, c.failure("rendering "+req.Kind+" "+req.Dir, r.limits, err)
 	}
-	r.put(c)
+	s.c = c
 	if resp.Log != "" {
 		log.Print(resp.Log)
 	}
@@ -322,9 +371,13 @@ type request struct {
 	RemoteTimeout time.Duration
 }
 
+// A response crosses as a frame of its own with Count and without
+// Templates and Objects, then one frame for each of those, so that
+// neither side holds the whole output twice (as data and encoded).
 type response struct {
 	Templates []Template
 	Objects   []Object
+	Count     int
 	Err       string
 	// OverSize says Err is the output limit.
 	OverSize bool
@@ -336,6 +389,95 @@ type response struct {
 }
 
 type hello struct{ Ready bool }
+
+// item is one template or object of a response.
+type item struct {
+	Template *Template
+	Object   *Object
+}
+
+// size is about what the response's frames take.
+func (r *response) size() int64 {
+	var n int64
+	for _, t := range r.Templates {
+		n += int64(len(t.Source) + len(t.Text) + len(t.Rendered))
+	}
+	for _, o := range r.Objects {
+		n += int64(len(o.Source) + len(o.YAML))
+	}
+	return n
+}
+
+// writeReply writes resp as its frames, letting go of each item once it
+// is written.
+func writeReply(w io.Writer, resp *response) error {
+	head := *resp
+	head.Templates, head.Objects = nil, nil
+	head.Count = len(resp.Templates) + len(resp.Objects)
+	if err := writeFrame(w, head); err != nil {
+		return err
+	}
+	for i := range resp.Templates {
+		if err := writeFrame(w, item{Template: &resp.Templates[i]}); err != nil {
+			return err
+		}
+		resp.Templates[i] = Template{}
+	}
+	for i := range resp.Objects {
+		if err := writeFrame(w, item{Object: &resp.Objects[i]}); err != nil {
+			return err
+		}
+		resp.Objects[i] = Object{}
+	}
+	return nil
+}
+
+// readReply reads the frames writeReply wrote, max bytes of them at
+// most. An object whose content known says the caller holds already
+// comes without its YAML.
+func readReply(rd io.Reader, max int64, resp *response, known func([sha256.Size]byte) bool) error {
+	cr := &countingReader{r: rd}
+	if err := readFrame(cr, max, resp); err != nil {
+		return err
+	}
+	if resp.Count < 0 {
+		return fmt.Errorf("reply of %d items", resp.Count)
+	}
+	for range resp.Count {
+		if cr.n > max {
+			return fmt.Errorf("reply of more than %d bytes is over the %d allowed", cr.n, max)
+		}
+		var it item
+		if err := readFrame(cr, max-cr.n, &it); err != nil {
+			return err
+		}
+		switch {
+		case it.Template != nil:
+			resp.Templates = append(resp.Templates, *it.Template)
+		case it.Object != nil:
+			o := *it.Object
+			o.Sum = sha256.Sum256(o.YAML)
+			if known != nil && known(o.Sum) {
+				o.YAML = nil
+			}
+			resp.Objects = append(resp.Objects, o)
+		default:
+			return errors.New("reply item is neither a template nor an object")
+		}
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
 
 // A frame is a big-endian length and a gob.
 func encodeFrame(v any) ([]byte, error) {

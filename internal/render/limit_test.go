@@ -2,10 +2,12 @@ package render
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -138,5 +140,67 @@ func TestRunnerKustomizeAliasBomb(t *testing.T) {
 func TestProcessFlagIsTheOneSuperviseKnows(t *testing.T) {
 	if processFlag != "--render-process=" {
 		t.Fatalf("processFlag is %q: change RenderProcessFlag in internal/supervisor too", processFlag)
+	}
+}
+
+// A session renders its units in one process, so what that process read
+// for the first (a shared base) serves the next; an object whose content
+// the caller said it holds comes as its hash alone.
+func TestSessionOneProcessSkipsKnown(t *testing.T) {
+	ctx := withDeadline(t)
+	r := NewRunner(Limits{}, KustomizeOptions{Roots: roots(t, os.TempDir())})
+	defer r.Close()
+	var mu sync.Mutex
+	held := map[[sha256.Size]byte]bool{}
+	r.SkipKnown(func(sum [sha256.Size]byte) bool { mu.Lock(); defer mu.Unlock(); return held[sum] })
+	dir := write(t, map[string]string{
+		"base/kustomization.yaml": "resources: [cm.yaml]\n",
+		"base/cm.yaml":            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared}\n",
+		"a/kustomization.yaml":    "resources: [../base, sa.yaml]\n",
+		"a/sa.yaml":               "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a}\n",
+		"b/kustomization.yaml":    "resources: [../base, sa.yaml]\n",
+		"b/sa.yaml":               "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: b}\n",
+	})
+	s := r.Session()
+	var pids []int
+	var got [][]Object
+	for _, unit := range []string{"a", "b"} {
+		objs, err := s.Kustomize(ctx, filepath.Join(dir, unit), Cluster{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids = append(pids, s.c.cmd.Process.Pid)
+		mu.Lock()
+		for _, o := range objs {
+			if o.YAML != nil {
+				if o.Sum != sha256.Sum256(o.YAML) {
+					t.Errorf("%s: Sum is not the hash of the YAML", unit)
+				}
+				held[o.Sum] = true
+			}
+		}
+		mu.Unlock()
+		got = append(got, objs)
+	}
+	s.Close()
+	if pids[0] != pids[1] {
+		t.Errorf("the session's units went to processes %v, want one", pids)
+	}
+	if len(r.idle) != 1 {
+		t.Errorf("%d idle processes after the session, want 1", len(r.idle))
+	}
+	for i, unit := range []string{"a", "b"} {
+		if len(got[i]) != 2 {
+			t.Fatalf("%s: %d objects, want 2", unit, len(got[i]))
+		}
+		for _, o := range got[i] {
+			shared := strings.HasSuffix(o.Source, "base/cm.yaml")
+			switch {
+			case i == 1 && shared && o.YAML != nil:
+				t.Errorf("b: the base's ConfigMap, held already, came with its YAML")
+			case (i == 0 || !shared) && !strings.Contains(string(o.YAML), "kind:"):
+				t.Errorf("%s: object from %s came without its YAML", unit, o.Source)
+			}
+		}
 	}
 }

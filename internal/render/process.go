@@ -26,6 +26,13 @@ func ServeProcess(args []string, stdin io.Reader, stdout, stderr io.Writer) (cod
 	return serve(strings.TrimPrefix(args[1], processFlag), stdin, stdout, stderr), true
 }
 
+// softMemory is where a render process's collector starts to work
+// harder than its GOGC asks, and to hand freed memory back at once. An
+// ordinary unit lives well below it; a build of megabytes of CRDs
+// reaches it only in bursts, where garbage would otherwise pile up to
+// twice what is live, in every render process of the run at once.
+const softMemory = 100 << 20
+
 // serve answers requests until stdin closes.
 func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 	limit, err := strconv.ParseInt(memory, 10, 64)
@@ -39,7 +46,7 @@ func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "render process: %v\n", err)
 		return 2
 	}
-	debug.SetMemoryLimit(limit - limit/4)
+	debug.SetMemoryLimit(min(limit-limit/4, softMemory))
 	// Parsed YAML is garbage as soon as a unit is printed: a render
 	// process collects it twice as often as the default, for the memory
 	// of the run, where several of them run at once.
@@ -62,22 +69,16 @@ func serve(memory string, in io.Reader, out, stderr io.Writer) int {
 		}
 		resp := handle(req)
 		resp.Log = logs.Take()
-		frame, err := encodeFrame(resp)
-		if err == nil && int64(len(frame)) > replyCap(req.MaxBytes) {
-			frame, err = encodeFrame(response{OverSize: true, Err: fmt.Sprintf("rendered output and its template sources are %s, over twice render-max-bytes (%s)", mib(int64(len(frame))), mib(req.MaxBytes))})
+		// Room is left for the encoding, which the reader bounds too.
+		if n := resp.size(); n > replyCap(req.MaxBytes)-1<<20 {
+			resp = response{OverSize: true, Log: resp.Log, Err: fmt.Sprintf("rendered output and its template sources are %s, over twice render-max-bytes (%s)", mib(n), mib(req.MaxBytes))}
 		}
-		if err != nil {
-			frame, err = encodeFrame(response{Err: fmt.Sprintf("encoding the rendered output: %v", err)})
-		}
-		if err != nil {
-			return 1
-		}
-		if _, err := out.Write(frame); err != nil {
+		if err := writeReply(out, &resp); err != nil {
 			return 1
 		}
 		// An idle process keeps only what it caches: the next unit may
 		// go to another one, and the run's memory is all of them.
-		frame, resp = nil, response{}
+		resp = response{}
 		debug.FreeOSMemory()
 	}
 }

@@ -27,11 +27,11 @@ type checkers struct {
 	// extraAPIs is the deprecations-file's table.
 	extraAPIs deprecation.Extra
 	// repoCRDs are the schemas of the input's and crd-path's CRDs.
-	repoCRDs   map[string]map[string]any
+	repoCRDs   *crdSchemas
 	suppressed suppressions
 }
 
-func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds map[string]map[string]any, scope policy.Scope) (*checkers, error) {
+func newCheckers(ctx context.Context, cfg Config, minor, schemaMinor string, docs []*Doc, crds *crdSchemas, scope policy.Scope) (*checkers, error) {
 	c := &checkers{cfg: cfg, minor: minor, repoCRDs: crds}
 	var err error
 	if c.extraAPIs, err = readDeprecations(cfg.DeprecationsFile); err != nil {
@@ -106,7 +106,7 @@ func (c *checkers) check(ctx context.Context, d *Doc) []report.Finding {
 	// A CRD of the repo that serves the version says the cluster runs a
 	// release of the project older than the embedded catalog's.
 	key := k8sschema.Key(r.APIVersion, r.Kind)
-	if _, own := c.repoCRDs[key]; own && api.Project != "" && c.extraAPIs[key] == (deprecation.API{}) {
+	if c.repoCRDs.has(key) && api.Project != "" && c.extraAPIs[key] == (deprecation.API{}) {
 		st = deprecation.Current
 	}
 	var fs []report.Finding

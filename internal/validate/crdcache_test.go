@@ -1,6 +1,7 @@
 package validate
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"strings"
 	"testing"
@@ -52,29 +53,32 @@ func overlayCopies(t *testing.T, n int) []*Doc {
 // its findings.
 func TestSameCRDConvertedAndCheckedOnce(t *testing.T) {
 	docs := overlayCopies(t, 7)
-	converted := map[[32]byte]map[string]map[string]any{}
-	first, err := convertOnce(converted, docs[0], true)
-	if err != nil {
-		t.Fatal(err)
+	cfg := Config{Strict: true, SchemaLocations: []string{"default"}}
+	crds, _, fs, err := collectCRDs(cfg, &crdPath{}, docs)
+	if err != nil || len(fs) != 0 {
+		t.Fatal(err, fs)
 	}
-	for _, d := range docs[2:] {
+	first, err := crds.schema("example.com/v1/Widget")
+	if err != nil || first == nil {
+		t.Fatalf("no schema for the Widget: %v", err)
+	}
+	for _, d := range docs {
 		if !isCRD(d) {
 			continue
 		}
-		s, err := convertOnce(converted, d, true)
+		s, err := crds.convert(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fmt.Sprint(s) != fmt.Sprint(first) {
+		if fmt.Sprint(s["example.com/v1/Widget"]) != fmt.Sprint(first) {
 			t.Fatalf("a copy of the CRD converted to another schema")
 		}
 	}
-	if len(converted) != 1 {
-		t.Errorf("7 copies of one CRD converted %d times, want once", len(converted))
+	if len(crds.converted) != 1 {
+		t.Errorf("7 copies of one CRD converted %d times, want once", len(crds.converted))
 	}
 
-	cfg := Config{Strict: true, SchemaLocations: []string{"default"}}
-	sc, err := newSchemaChecker(cfg, "1.33", docs, first)
+	sc, err := newSchemaChecker(cfg, "1.33", docs, crds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,13 +100,40 @@ func TestSameCRDConvertedAndCheckedOnce(t *testing.T) {
 	}
 }
 
+// Only the CRDs whose kinds the input uses are turned into schemas: a
+// project's CRD set is megabytes, of which a repository uses a few kinds.
+func TestOnlyUsedCRDsConverted(t *testing.T) {
+	used, _ := parseDocs("crds.yaml", []byte(cacheCRD+"---\n"+strings.ReplaceAll(strings.ReplaceAll(cacheCRD, "Widget", "Gadget"), "widgets", "gadgets")), 0)
+	w, _ := parseDocs("w.yaml", []byte("apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w}\nspec:\n  size: big\n"), 0)
+	docs := append(used, w...)
+	cfg := Config{Strict: true, SchemaLocations: []string{"default"}}
+	crds, _, fs, err := collectCRDs(cfg, &crdPath{}, docs)
+	if err != nil || len(fs) != 0 {
+		t.Fatal(err, fs)
+	}
+	if !crds.has("example.com/v1/Gadget") || !crds.has("example.com/v1/Widget") {
+		t.Fatalf("kinds of the CRDs not indexed: %v", crds.byKey)
+	}
+	sc, err := newSchemaChecker(cfg, "1.33", w, crds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.cleanup()
+	if len(crds.converted) != 1 {
+		t.Errorf("%d CRDs converted for one kind used, want 1", len(crds.converted))
+	}
+	if fs := sc.check(w[0]); len(fs) != 1 || !strings.Contains(fs[0].Message, "spec/size") {
+		t.Errorf("the Widget: got %v, want one error on spec/size", fs)
+	}
+}
+
 // The objects a base renders into every overlay are decoded and held
 // once; one with findings is parsed again, so each copy keeps them.
 func TestRenderedObjectsDecodedOnce(t *testing.T) {
 	c := newSourceCache(nil)
 	var objs []map[string]any
 	for _, file := range []string{"overlays/a/kustomization.yaml", "overlays/b/kustomization.yaml"} {
-		ds, fs := c.parseRendered(file, []byte(cacheCRD))
+		ds, fs := c.parseRendered(file, sha256.Sum256([]byte(cacheCRD)), []byte(cacheCRD))
 		if len(fs) != 0 || len(ds) != 1 || ds[0].File != file {
 			t.Fatalf("%s: got %d docs, findings %v", file, len(ds), fs)
 		}
@@ -113,7 +144,7 @@ func TestRenderedObjectsDecodedOnce(t *testing.T) {
 	}
 	dup := []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {a: x, a: y}\n")
 	for _, file := range []string{"overlays/a/kustomization.yaml", "overlays/b/kustomization.yaml"} {
-		if _, fs := c.parseRendered(file, dup); len(fs) != 1 || fs[0].File != file {
+		if _, fs := c.parseRendered(file, sha256.Sum256(dup), dup); len(fs) != 1 || fs[0].File != file {
 			t.Errorf("%s: duplicate key findings %v, want one in this file", file, fs)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"slices"
+	"sync"
 
 	"github.com/gitops-actions/gitops-actions/internal/k8sschema"
 	"github.com/gitops-actions/gitops-actions/internal/policy"
@@ -100,6 +101,9 @@ func readCRDPaths(cfg Config, roots *render.Roots) (*crdPath, error) {
 			ds, fs := parseDocs(slash(path), b, 0)
 			findings = append(findings, fs...)
 			for _, d := range ds {
+				// A finding on a CRD of crd-path is at its first line;
+				// the parsed nodes of megabytes of CRDs are not kept.
+				d.Node = nil
 				if isCRD(d) {
 					crds = append(crds, d)
 				}
@@ -113,10 +117,71 @@ func readCRDPaths(cfg Config, roots *render.Roots) (*crdPath, error) {
 	return &crdPath{crds: crds, findings: findings}, nil
 }
 
-// collectCRDs turns the CustomResourceDefinitions of the input and of
-// crd-path into schemas, so the custom resources beside them are checked,
-// and says which of their kinds are cluster-scoped.
-func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[string]any, policy.Scope, []report.Finding, error) {
+// crdSchemas are the schemas the CustomResourceDefinitions of the input
+// and of crd-path give their kinds. A CRD set may be megabytes and most
+// of its kinds unused: a CRD is converted only when one of its kinds is
+// asked for, and each distinct one once (a base's CRDs come again with
+// every overlay that includes it).
+type crdSchemas struct {
+	strict bool
+	// byKey is the CRD that defines each apiVersion/kind; a later one
+	// wins, as when it is applied after the first.
+	byKey map[string]*Doc
+
+	mu        sync.Mutex
+	converted map[[sha256.Size]byte]*conversion
+}
+
+type conversion struct {
+	once    sync.Once
+	schemas map[string]map[string]any
+	err     error
+}
+
+// has says whether a CRD of the input or crd-path defines apiVersion/kind;
+// a nil set has none.
+func (c *crdSchemas) has(key string) bool {
+	if c == nil {
+		return false
+	}
+	_, ok := c.byKey[key]
+	return ok
+}
+
+// schema is the schema of key made from its CRD, nil when no CRD
+// defines it.
+func (c *crdSchemas) schema(key string) (map[string]any, error) {
+	if !c.has(key) {
+		return nil, nil
+	}
+	s, err := c.convert(c.byKey[key])
+	if err != nil {
+		return nil, err
+	}
+	return s[key], nil
+}
+
+// convert is k8sschema.FromCRD of d, made once for each distinct content.
+func (c *crdSchemas) convert(d *Doc) (map[string]map[string]any, error) {
+	sum, err := contentSum(d)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	conv, ok := c.converted[sum]
+	if !ok {
+		conv = &conversion{}
+		c.converted[sum] = conv
+	}
+	c.mu.Unlock()
+	conv.once.Do(func() { conv.schemas, conv.err = k8sschema.FromCRD(d.Object, c.strict) })
+	return conv.schemas, conv.err
+}
+
+// collectCRDs indexes the CustomResourceDefinitions of the input and of
+// crd-path by the kinds they define, so the custom resources beside them
+// are checked, and says which of their kinds are cluster-scoped.
+func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (*crdSchemas, policy.Scope, []report.Finding, error) {
 	crds := slices.Clone(fromPath.crds)
 	findings := slices.Clone(fromPath.findings)
 	for _, d := range docs {
@@ -124,44 +189,24 @@ func collectCRDs(cfg Config, fromPath *crdPath, docs []*Doc) (map[string]map[str
 			crds = append(crds, d)
 		}
 	}
-	out := map[string]map[string]any{}
+	out := &crdSchemas{strict: cfg.Strict, byKey: map[string]*Doc{}, converted: map[[sha256.Size]byte]*conversion{}}
 	objs := make([]map[string]any, len(crds))
 	for i, d := range crds {
 		objs[i] = d.Object
 	}
-	// The CRDs of a base come once with every overlay that includes it:
-	// each distinct one is converted once.
-	converted := map[[sha256.Size]byte]map[string]map[string]any{}
 	for _, d := range crds {
-		s, err := convertOnce(converted, d, cfg.Strict)
+		keys, err := k8sschema.CRDKeys(d.Object)
 		if err != nil {
 			file, line := d.At(nil)
 			findings = append(findings, report.Finding{Source: report.SourceSchema, Rule: RuleSchemaInvalid, Severity: report.Error, File: file, Line: line, Resource: d.Resource(),
 				Message: fmt.Sprintf("CustomResourceDefinition cannot be used as a schema: %v", err)})
 			continue
 		}
-		for k, v := range s {
-			out[k] = v
+		for _, k := range keys {
+			out.byKey[k] = d
 		}
 	}
 	return out, policy.NewScope(objs), findings, nil
-}
-
-// convertOnce is k8sschema.FromCRD of d, taken from done when a CRD of
-// the same content was converted before.
-func convertOnce(done map[[sha256.Size]byte]map[string]map[string]any, d *Doc, strict bool) (map[string]map[string]any, error) {
-	sum, err := contentSum(d)
-	if err != nil {
-		return nil, err
-	}
-	if s, ok := done[sum]; ok {
-		return s, nil
-	}
-	s, err := k8sschema.FromCRD(d.Object, strict)
-	if err == nil {
-		done[sum] = s
-	}
-	return s, err
 }
 
 // contentSum identifies d's content: the hash of the YAML it was

@@ -254,8 +254,8 @@ var configKinds = map[string]bool{"Config": true, "Policy": true}
 // isConfigFile reports whether apiVersion/kind is a tool's config file
 // rather than a cluster object. A CustomResourceDefinition in the input
 // or crd-path for it makes it an object again.
-func isConfigFile(apiVersion, kind string, crds map[string]map[string]any) bool {
-	if _, ok := crds[k8sschema.Key(apiVersion, kind)]; ok {
+func isConfigFile(apiVersion, kind string, crds *crdSchemas) bool {
+	if crds.has(k8sschema.Key(apiVersion, kind)) {
 		return false
 	}
 	group, _, hasGroup := strings.Cut(apiVersion, "/")

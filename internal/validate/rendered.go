@@ -31,16 +31,20 @@ func newSourceCache(roots *render.Roots) *sourceCache {
 	return &sourceCache{roots: roots, files: map[string][]*Doc{}, rendered: map[[sha256.Size]byte]map[string]any{}}
 }
 
-// parseRendered is parseDocs of one rendered object. An object decoded
-// before without findings is not decoded again; its copies share it,
+// parseRendered is parseDocs of one rendered object, whose YAML has the
+// SHA-256 sum. An object decoded before without findings is not decoded
+// again (nor sent again: known tells the Runner); its copies share it,
 // which the checks only read.
-func (c *sourceCache) parseRendered(file string, b []byte) ([]*Doc, []report.Finding) {
-	sum := sha256.Sum256(b)
+func (c *sourceCache) parseRendered(file string, sum [sha256.Size]byte, b []byte) ([]*Doc, []report.Finding) {
 	c.mu.Lock()
 	obj, ok := c.rendered[sum]
 	c.mu.Unlock()
 	if ok {
 		return []*Doc{{File: file, Line: 1, Object: obj, sum: sum}}, nil
+	}
+	if b == nil {
+		// The Runner leaves out only what known said is here.
+		return nil, []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, File: file, Line: 1, Message: "internal error: a rendered object came without its content"}}
 	}
 	ds, fs := parseDocs(file, b, 0)
 	if len(ds) == 1 && len(fs) == 0 && ds[0].Object != nil {
@@ -50,6 +54,14 @@ func (c *sourceCache) parseRendered(file string, b []byte) ([]*Doc, []report.Fin
 		c.mu.Unlock()
 	}
 	return ds, fs
+}
+
+// known says whether the object of this content is held decoded.
+func (c *sourceCache) known(sum [sha256.Size]byte) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.rendered[sum]
+	return ok
 }
 
 func (c *sourceCache) docs(file string) []*Doc {
@@ -114,7 +126,7 @@ func kustomizationFile(dir string) string {
 
 // renderKustomization builds dir and traces every object to the line of
 // the file it came from; a field a patch set points at the patch.
-func renderKustomization(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
+func renderKustomization(ctx context.Context, r *render.Session, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	kfile := kustomizationFile(dir)
 	objs, err := r.Kustomize(ctx, dir, cluster)
 	if f, ok := limitFinding(err, kfile, "kustomize build"); ok {
@@ -135,13 +147,14 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 	var patches []patch
 	var patchesOnce sync.Once
 	for _, o := range objs {
-		ds, pf := sources.parseRendered(kfile, o.YAML)
+		ds, pf := sources.parseRendered(kfile, o.Sum, o.YAML)
 		fs = append(fs, pf...)
 		for _, d := range ds {
-			src := o.Source
+			// Not o itself: the closure below would keep its YAML, every
+			// overlay's copy of a base.
+			src, generated, srcLine := o.Source, o.Generated, max(o.Line, 1)
 			d.File, d.Line = kfile, 1
 			r := d.Resource()
-			generated := o.Generated
 			obj := d.Object
 			d.Node = nil
 			// The source is parsed only when a finding asks for a line.
@@ -155,10 +168,10 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 						return traceKustomized(patches, sd, r.Kind, r.Name, obj, path)
 					}
 				}
-				return src, max(o.Line, 1)
+				return src, srcLine
 			}
 			if src != "" {
-				d.File, d.Line = src, max(o.Line, 1)
+				d.File, d.Line = src, srcLine
 			}
 			docs = append(docs, d)
 		}
@@ -170,7 +183,7 @@ func renderKustomization(ctx context.Context, r *render.Runner, dir string, sour
 // the input paths includes on its own when it builds alone (its
 // resources); one that patches what an including kustomization holds
 // does not, and is a notice, not a render failure.
-func renderUnusedComponent(ctx context.Context, r *render.Runner, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
+func renderUnusedComponent(ctx context.Context, r *render.Session, dir string, sources *sourceCache, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	docs, fs := renderKustomization(ctx, r, dir, sources, cluster)
 	for _, f := range fs {
 		if f.Rule == RuleRender {
@@ -183,7 +196,7 @@ func renderUnusedComponent(ctx context.Context, r *render.Runner, dir string, so
 
 // renderChart renders a chart; each object points at its template, at
 // the line where the template declares its kind.
-func renderChart(ctx context.Context, r *render.Runner, dir string, values []string, cluster render.Cluster) ([]*Doc, []report.Finding) {
+func renderChart(ctx context.Context, r *render.Session, dir string, values []string, cluster render.Cluster) ([]*Doc, []report.Finding) {
 	chartFile := slash(filepath.Join(dir, "Chart.yaml"))
 	ts, err := r.Helm(ctx, dir, values, cluster)
 	if f, ok := limitFinding(err, chartFile, "helm template"); ok {

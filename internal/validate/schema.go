@@ -88,7 +88,7 @@ func schemaPath(dir, apiVersion, kind string) string {
 
 const schemaTemplate = "{{ .Group }}/{{ .ResourceAPIVersion }}/{{ .ResourceKind }}.json"
 
-func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map[string]any) (*schemaChecker, error) {
+func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds *crdSchemas) (*schemaChecker, error) {
 	tmp, err := os.MkdirTemp("", "validate-config-schemas-")
 	if err != nil {
 		return nil, fmt.Errorf("creating schema directory: %w", err)
@@ -108,7 +108,11 @@ func newSchemaChecker(cfg Config, minor string, docs []*Doc, crds map[string]map
 		return os.WriteFile(path, b, 0o644)
 	}
 	for gvk := range needed {
-		if s, ok := crds[k8sschema.Key(gvk[0], gvk[1])]; ok {
+		if s, err := crds.schema(k8sschema.Key(gvk[0], gvk[1])); err != nil || s != nil {
+			if err != nil {
+				cleanup()
+				return nil, fmt.Errorf("converting the CustomResourceDefinition of %s %s: %w", gvk[0], gvk[1], err)
+			}
 			b, err := json.Marshal(s)
 			if err != nil {
 				cleanup()

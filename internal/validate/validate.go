@@ -85,7 +85,7 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	objs, skipped, notObjects := expandDocs(in.docs)
 	skipped += p.skippedFiles
 	in.findings = append(in.findings, notObjects...)
-	crdSchemas, scope, crdFindings, err := collectCRDs(cfg, fromPath, objs)
+	crds, scope, crdFindings, err := collectCRDs(cfg, fromPath, objs)
 	if err != nil {
 		return err
 	}
@@ -101,14 +101,14 @@ func run(ctx context.Context, c *action.Context, cfg Config) error {
 	for _, d := range objs {
 		// What a kustomization or chart renders is applied, so only plain
 		// files can be a tool's config file.
-		if r := d.Resource(); d.plain() && isConfigFile(r.APIVersion, r.Kind, crdSchemas) {
+		if r := d.Resource(); d.plain() && isConfigFile(r.APIVersion, r.Kind, crds) {
 			skipped++
 			continue
 		}
 		resources = append(resources, d)
 	}
 
-	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crdSchemas, scope)
+	checks, err := newCheckers(ctx, cfg, minor, schemaMinor, resources, crds, scope)
 	if err != nil {
 		return err
 	}
@@ -269,6 +269,9 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	origins := newSourceCache(roots)
 	renderer := render.NewRunner(render.Limits{MaxBytes: cfg.RenderMaxBytes, Timeout: cfg.RenderTimeout},
 		render.KustomizeOptions{Roots: roots, AllowRemote: cfg.AllowRemote, RemoteTimeout: cfg.RemoteTimeout})
+	// A base's objects come with every overlay over it; after the first
+	// they cross from the render process as their hashes.
+	renderer.SkipKnown(origins.known)
 	defer renderer.Close()
 	var cluster render.Cluster
 	var clusterErr error
@@ -278,7 +281,7 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 		}
 		cluster, clusterErr = targetCluster(k8sVersion, fromPath, docs)
 	}
-	run := func(i int) {
+	run := func(i int, session *render.Session) {
 		j := jobs[i]
 		var docs []*Doc
 		var fs []report.Finding
@@ -302,11 +305,11 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 				d.Unit = plainUnit(j.path)
 			}
 		case "kustomize":
-			docs, fs = renderKustomization(ctx, renderer, j.path, origins, cluster)
+			docs, fs = renderKustomization(ctx, session, j.path, origins, cluster)
 		case "component":
-			docs, fs = renderUnusedComponent(ctx, renderer, j.path, origins, cluster)
+			docs, fs = renderUnusedComponent(ctx, session, j.path, origins, cluster)
 		case "helm":
-			docs, fs = renderChart(ctx, renderer, j.path, cfg.HelmValues, cluster)
+			docs, fs = renderChart(ctx, session, j.path, cfg.HelmValues, cluster)
 		}
 		if j.kind != "file" {
 			for _, d := range docs {
@@ -320,15 +323,30 @@ func load(ctx context.Context, cfg Config, roots *render.Roots, p *plan, k8sVers
 	if clusterErr != nil {
 		return &loaded{findings: []report.Finding{{Source: report.SourceSyntax, Rule: RuleRender, Severity: report.Error, Message: "reading the built-in APIs of the target Kubernetes version: " + clusterErr.Error()}}}
 	}
-	parallel(ctx, files, run)
+	parallel(ctx, files, func(i int) { run(i, nil) })
 	clusterFor(results[:files])
-	byKind := func(from, to int) {
-		parallel(ctx, to-from, func(i int) { run(from + i) })
+	// Each group renders in one session, one unit after another; the
+	// groups in parallel.
+	byGroup := func(from int, groups [][]int) {
+		parallel(ctx, len(groups), func(g int) {
+			session := renderer.Session()
+			defer session.Close()
+			for _, i := range groups[g] {
+				if ctx.Err() != nil {
+					return
+				}
+				run(from+i, session)
+			}
+		})
 	}
 	kustomized := files + len(p.kustomizations) + len(p.components)
-	byKind(files, kustomized)
+	byGroup(files, renderGroups(roots, slices.Concat(p.kustomizations, p.components)))
 	clusterFor(results[:kustomized])
-	byKind(kustomized, len(jobs))
+	charts := make([][]int, len(p.charts))
+	for i := range charts {
+		charts[i] = []int{i}
+	}
+	byGroup(kustomized, charts)
 	out := &loaded{}
 	for _, r := range results {
 		out.docs = append(out.docs, r.docs...)
