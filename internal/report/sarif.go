@@ -164,13 +164,13 @@ type sarifRule struct {
 }
 
 type sarifResult struct {
-	RuleID    string          `json:"ruleId"`
-	RuleIndex int             `json:"ruleIndex"`
-	Level     string          `json:"level"`
-	Message   sarifText       `json:"message"`
-	Locations []sarifLocation `json:"locations,omitempty"`
-	BaselineState string         `json:"baselineState,omitempty"`
-	Properties    map[string]any `json:"properties,omitempty"`
+	RuleID        string          `json:"ruleId"`
+	RuleIndex     int             `json:"ruleIndex"`
+	Level         string          `json:"level"`
+	Message       sarifText       `json:"message"`
+	Locations     []sarifLocation `json:"locations,omitempty"`
+	BaselineState string          `json:"baselineState,omitempty"`
+	Properties    map[string]any  `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
