@@ -77,15 +77,7 @@ func (r scanRun) matches(scanner string) []string {
 // database and returns its matches as "ID pkg@version".
 func grypeCLI(t *testing.T, bin, cache, input string) []string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, input, "-o", "json", "-q")
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GRYPE_DB_CACHE_DIR="+filepath.Join(cache, grypematch.DirName),
-		"GRYPE_DB_AUTO_UPDATE=false", "GRYPE_DB_VALIDATE_AGE=false", "GRYPE_CHECK_FOR_APP_UPDATE=false", "GRYPE_DB_REQUIRE_UPDATE_CHECK=false")
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("grype %s: %v\n%s", input, err, cmdStderr(err))
-	}
+	out := runGrypeCLI(t, bin, cache, input, "json")
 	var doc struct {
 		Matches []struct {
 			Vulnerability struct{ ID string } `json:"vulnerability"`
@@ -101,6 +93,22 @@ func grypeCLI(t *testing.T, bin, cache, input string) []string {
 	}
 	slices.Sort(ms)
 	return slices.Compact(ms)
+}
+
+// runGrypeCLI runs the grype CLI offline on input against the cache's
+// grype database, writing format (-o) to standard output.
+func runGrypeCLI(t *testing.T, bin, cache, input, format string) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, input, "-o", format, "-q")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GRYPE_DB_CACHE_DIR="+filepath.Join(cache, grypematch.DirName),
+		"GRYPE_DB_AUTO_UPDATE=false", "GRYPE_DB_VALIDATE_AGE=false", "GRYPE_CHECK_FOR_APP_UPDATE=false", "GRYPE_DB_REQUIRE_UPDATE_CHECK=false")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("grype %s -o %s: %v\n%s", input, format, err, cmdStderr(err))
+	}
+	return out
 }
 
 func cmdStderr(err error) string {
@@ -335,6 +343,51 @@ func TestRescanWithGrype(t *testing.T) {
 			}
 			if a, b := diff(want, got), diff(got, want); len(a)+len(b) > 0 {
 				t.Errorf("rescan with grype differs from the image scan: only image %q, only rescan %q", a, b)
+			}
+		})
+	}
+}
+
+// The SARIF the grype CLI writes for main's image (`grype -o sarif`, as
+// anchore/scan-action uploads it) is a baseline: the pull request's image
+// fails only on the vulnerability it adds, with either matcher, and
+// openssl bumped inside its advisory's range stays unchanged.
+func TestBaselineFromGrypeCLISARIF(t *testing.T) {
+	cache := newGrypeCache(t, testAdvisories)
+	bin := testenv.CLI(t, testenv.GrypeModule, testenv.GrypeVersion)
+	sarifData := runGrypeCLI(t, bin, cache, "oci-dir:"+writeLayout(t, platformImage(t, "amd64", mainDebs...)), "sarif")
+	base := filepath.Join(t.TempDir(), "main.sarif")
+	if err := os.WriteFile(base, sarifData, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b, err := decodeBaseline(sarifData)
+	if err != nil {
+		t.Fatalf("reading the grype CLI's SARIF: %v\n%s", err, sarifData)
+	}
+	var got []string
+	for _, e := range b.entries {
+		got = append(got, e.ID+" "+e.Package+"@"+e.Installed+" "+e.Ecosystem)
+	}
+	slices.Sort(got)
+	want := []string{"CVE-2099-0001 openssl@3.0.11-1~deb12u1 deb", "CVE-2099-0003 bash@5.2.15-2+b2 deb", "CVE-2099-0004 libc6@2.36-9+deb12u3 deb"}
+	if b.Format != "grype SARIF" || !slices.Equal(got, want) {
+		t.Fatalf("grype CLI SARIF read as %s %q, want grype SARIF %q", b.Format, got, want)
+	}
+	pr := writeLayout(t, platformImage(t, "amd64", prDebs...))
+	for _, scanner := range []string{Grype, Trivy} {
+		t.Run(scanner, func(t *testing.T) {
+			r := runScan(t, "--input", pr, "--cache-dir", cache, "--skip-db-update", "--severity", allSeverities, "--scanner", scanner,
+				"--sbom-file", filepath.Join(t.TempDir(), "s.json"), "--baseline", base, "--fail-on", "HIGH")
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1 (one new HIGH)\n%s", r.code, r.stderr)
+			}
+			checkOutputs(t, r, wantNew)
+			want := []string{"CVE-2099-0001 openssl unchanged", "CVE-2099-0002 zlib1g new", "CVE-2099-0004 libc6 unchanged"}
+			if got := r.states(); !slices.Equal(got, want) {
+				t.Errorf("states %q, want %q", got, want)
+			}
+			if got := r.fixedIDs(); !slices.Equal(got, []string{"CVE-2099-0003"}) {
+				t.Errorf("fixed %q, want [CVE-2099-0003]", got)
 			}
 		})
 	}
