@@ -23,28 +23,11 @@ type Advisory struct {
 	// and npm, Vulnerable is the affected range (e.g. "<0.50.0").
 	Fixed      string
 	Vulnerable string
-	// Ranges, when set, replaces Vulnerable and Fixed for Go and npm: one
-	// affected range each with its own fix, as advisories for a package
-	// with several maintained lines have (vite's >=6.0.0 <6.0.12 and
-	// >=5.0.0 <5.4.15, say).
-	Ranges []Range
-	Title  string
+	Title      string
 	// Description and References, when set, replace the test text; the
 	// pipeline's demo database carries real advisories' own.
 	Description string
 	References  []string
-}
-
-// Range is one affected range of an advisory and the version that fixes it
-// (empty when none does).
-type Range struct{ Vulnerable, Fixed string }
-
-// ranges are a's affected ranges: Ranges, or the one of Vulnerable and Fixed.
-func (a Advisory) ranges() []Range {
-	if len(a.Ranges) > 0 {
-		return a.Ranges
-	}
-	return []Range{{Vulnerable: a.Vulnerable, Fixed: a.Fixed}}
 }
 
 // WriteDB creates <dir>/trivy.db and metadata.json (trivy's layout under
@@ -92,12 +75,9 @@ func WriteDB(dir string, advisories []Advisory, updatedAt time.Time) error {
 					adv.Status = types.StatusAffected
 				}
 			} else {
-				adv = types.Advisory{}
-				for _, r := range a.ranges() {
-					adv.VulnerableVersions = append(adv.VulnerableVersions, r.Vulnerable)
-					if r.Fixed != "" {
-						adv.PatchedVersions = append(adv.PatchedVersions, r.Fixed)
-					}
+				adv = types.Advisory{VulnerableVersions: []string{a.Vulnerable}}
+				if a.Fixed != "" {
+					adv.PatchedVersions = []string{a.Fixed}
 				}
 			}
 			if err := dbc.PutAdvisoryDetail(tx, a.ID, a.Package, []string{b.name}, adv); err != nil {

@@ -65,26 +65,22 @@ func WriteGrypeDBFile(dir string, advisories []Advisory) error {
 			w.Close()
 			return fmt.Errorf("advisory %s: %w", a.ID, err)
 		}
-		var rngs []v6.Range
-		for _, r := range a.ranges() {
-			rng := v6.Range{Fix: &v6.Fix{State: v6.NotFixedStatus}}
-			switch {
-			case a.Ecosystem == "debian" && r.Fixed != "":
-				rng.Version = v6.Version{Type: src.format, Constraint: "< " + r.Fixed}
-			case a.Ecosystem == "debian":
-				rng.Version = v6.Version{Type: src.format}
-			default:
-				rng.Version = v6.Version{Type: src.format, Constraint: r.Vulnerable}
-			}
-			if r.Fixed != "" {
-				rng.Fix = &v6.Fix{Version: r.Fixed, State: v6.FixedStatus}
-			}
-			rngs = append(rngs, rng)
+		rng := v6.Range{Fix: &v6.Fix{State: v6.NotFixedStatus}}
+		switch {
+		case a.Ecosystem == "debian" && a.Fixed != "":
+			rng.Version = v6.Version{Type: src.format, Constraint: "< " + a.Fixed}
+		case a.Ecosystem == "debian":
+			rng.Version = v6.Version{Type: src.format}
+		default:
+			rng.Version = v6.Version{Type: src.format, Constraint: a.Vulnerable}
+		}
+		if a.Fixed != "" {
+			rng.Fix = &v6.Fix{Version: a.Fixed, State: v6.FixedStatus}
 		}
 		ph := &v6.AffectedPackageHandle{
 			Vulnerability: vh,
 			Package:       &v6.Package{Ecosystem: src.ecosystem, Name: a.Package},
-			BlobValue:     &v6.PackageBlob{Ranges: rngs},
+			BlobValue:     &v6.PackageBlob{Ranges: []v6.Range{rng}},
 		}
 		if strings.HasPrefix(a.ID, "CVE-") {
 			ph.BlobValue.CVEs = []string{a.ID}
